@@ -607,3 +607,61 @@ impl Context {
         Ok(body_len)
     }
 }
+
+#[cfg(test)]
+impl Context {
+    /// A context whose RTP and RTCP session keys are given directly (the RFC 7714 §16–17
+    /// vectors start from session keys, not master keys).
+    pub(crate) fn from_session_keys(policy: Policy, enc_key: &[u8], salt: &[u8], auth_key: &[u8]) -> Context {
+        let make = || {
+            let mut s = [0u8; 14];
+            s[..salt.len()].copy_from_slice(salt);
+            let transform = if policy.suite.is_aead() {
+                Transform::Gcm(Gcm::new(enc_key).unwrap())
+            } else {
+                Transform::Cm {
+                    aes: Aes::new(enc_key),
+                    auth: HmacSha1::new(auth_key),
+                }
+            };
+            SessionKeys { transform, salt: s }
+        };
+        Context {
+            suite: policy.suite,
+            keys: vec![KeySet {
+                mki: None,
+                rtp: make(),
+                rtcp: make(),
+            }],
+            active: 0,
+            mki_len: 0,
+            policy,
+            tx: Streams::new(policy.max_streams),
+            rx: Streams::new(policy.max_streams),
+        }
+    }
+
+    /// The AES-CM IV the first key builds for RTP (or RTCP) packet `index` of `ssrc`.
+    pub(crate) fn cm_iv(&self, rtcp: bool, ssrc: u32, index: u64) -> [u8; 16] {
+        let k = &self.keys[0];
+        if rtcp { &k.rtcp } else { &k.rtp }.cm_iv(ssrc, index)
+    }
+
+    /// The GCM IV the first key builds for RTP (or RTCP) with the given IV tail.
+    pub(crate) fn gcm_iv(&self, rtcp: bool, ssrc: u32, tail: [u8; 6]) -> [u8; 12] {
+        let k = &self.keys[0];
+        if rtcp { &k.rtcp } else { &k.rtp }.gcm_iv(ssrc, tail)
+    }
+
+    /// Sets the next SRTCP index `ssrc` sends with.
+    pub(crate) fn set_tx_rtcp_index(&mut self, ssrc: u32, index: u32) {
+        let i = self.tx.find_or_insert(ssrc, self.policy.replay_window).unwrap();
+        self.tx.list[i].rtcp_next = index;
+    }
+
+    /// Sets the highest SRTP index sent by `ssrc` (to start near a wrap or the end of the ROC).
+    pub(crate) fn set_tx_rtp_index(&mut self, ssrc: u32, index: u64) {
+        let i = self.tx.find_or_insert(ssrc, self.policy.replay_window).unwrap();
+        self.tx.list[i].rtp.accept(index);
+    }
+}

@@ -151,7 +151,7 @@ mod tests {
         );
         assert_eq!(
             HmacSha1::new(b"Jefe")
-                .mac(b"what do ya want ", b"for noth")
+                .mac(b"what do ya want for noth", b"ing?")
                 .to_vec(),
             hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
             "trailer is appended to the message"

@@ -43,7 +43,10 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 
-use crate::srtp::{KeyError, MasterKey, Mki, Suite, MAX_KEY_LEN, MAX_MKI_LEN, MAX_SALT_LEN};
+use crate::srtp::{
+    ConfigError, Context, KeyError, MasterKey, Mki, Policy, Suite, MAX_KEY_LEN, MAX_MKI_LEN,
+    MAX_REPLAY_WINDOW, MAX_SALT_LEN, MIN_REPLAY_WINDOW,
+};
 
 /// Most key-params one attribute may carry.
 pub const MAX_KEYS: usize = 16;
@@ -115,6 +118,10 @@ pub enum SdesError {
     BadSessionParam(&'static str),
     /// A known session parameter (named here) appears more than once.
     DuplicateSessionParam(&'static str),
+    /// The attribute is well formed but asks for something the SRTP engine does not do (named
+    /// here): a key derivation rate, unencrypted or unauthenticated SRTP, a replay window out of
+    /// range, or an unknown mandatory session parameter.
+    Unsupported(&'static str),
 }
 
 impl fmt::Display for SdesError {
@@ -152,6 +159,7 @@ impl fmt::Display for SdesError {
             SdesError::DuplicateSessionParam(name) => {
                 write!(f, "session parameter {name} appears more than once")
             }
+            SdesError::Unsupported(what) => write!(f, "{what} is not supported"),
         }
     }
 }
@@ -379,6 +387,74 @@ impl FromStr for CryptoAttribute {
             suite,
             keys,
             session_params,
+        })
+    }
+}
+
+impl CryptoAttribute {
+    /// An attribute offering one master key (optionally with an MKI), no lifetime, no session
+    /// parameters.
+    pub fn new(tag: u32, key: MasterKey, mki: Option<Mki>) -> CryptoAttribute {
+        CryptoAttribute {
+            tag,
+            suite: key.suite(),
+            keys: vec![KeyParams {
+                key,
+                lifetime: None,
+                mki,
+            }],
+            session_params: SessionParams::default(),
+        }
+    }
+
+    /// The SRTP policy this attribute asks for, starting from `base` (whose suite is replaced):
+    /// `UNENCRYPTED_SRTCP` turns SRTCP encryption off, `WSH` sets the replay window. A key
+    /// derivation rate (`KDR`, RFC 3711 §4.3.1: we derive once), `UNENCRYPTED_SRTP`,
+    /// `UNAUTHENTICATED_SRTP`, a `WSH` outside 64..=32768 and unknown mandatory parameters are
+    /// refused with [`SdesError::Unsupported`]. Key lifetimes are not enforced beyond the index
+    /// limits of SRTP itself (2^48 SRTP, 2^31 SRTCP packets).
+    pub fn policy(&self, base: Policy) -> Result<Policy, SdesError> {
+        let sp = &self.session_params;
+        if sp.kdr.is_some() {
+            return Err(SdesError::Unsupported("KDR (key derivation rate)"));
+        }
+        if sp.unencrypted_srtp {
+            return Err(SdesError::Unsupported("UNENCRYPTED_SRTP"));
+        }
+        if sp.unauthenticated_srtp {
+            return Err(SdesError::Unsupported("UNAUTHENTICATED_SRTP"));
+        }
+        if sp.has_unknown_mandatory() {
+            return Err(SdesError::Unsupported(
+                "an unknown mandatory session parameter",
+            ));
+        }
+        let mut policy = base;
+        policy.suite = self.suite;
+        if sp.unencrypted_srtcp {
+            policy.encrypt_rtcp = false;
+        }
+        if let Some(wsh) = sp.wsh {
+            let w = usize::try_from(wsh).map_err(|_| SdesError::Unsupported("WSH"))?;
+            if !(MIN_REPLAY_WINDOW..=MAX_REPLAY_WINDOW).contains(&w) {
+                return Err(SdesError::Unsupported("WSH outside 64..=32768"));
+            }
+            policy.replay_window = w;
+        }
+        Ok(policy)
+    }
+
+    /// An SRTP context keyed by this attribute, with [`CryptoAttribute::policy`] applied to
+    /// `base`.
+    pub fn context(&self, base: Policy) -> Result<Context, SdesError> {
+        let policy = self.policy(base)?;
+        let keys: Vec<(MasterKey, Option<Mki>)> =
+            self.keys.iter().map(|k| (k.key.clone(), k.mki)).collect();
+        Context::new(policy, &keys).map_err(|e| match e {
+            ConfigError::MkiMismatch => SdesError::MkiMismatch,
+            ConfigError::TooManyKeys => SdesError::TooManyKeys,
+            ConfigError::ReplayWindow(_) => SdesError::Unsupported("replay window"),
+            _ => SdesError::Unsupported("this key set"),
         })
     }
 }
@@ -1169,6 +1245,8 @@ mod tests {
                 | SdesError::MkiMismatch
                 | SdesError::TrailingGarbage
                 | SdesError::TooManyKeys
+                // Produced by CryptoAttribute::policy, tested in context_tests.
+                | SdesError::Unsupported(_)
                 | SdesError::BadSessionParam(_)
                 | SdesError::DuplicateSessionParam(_) => {}
             }
@@ -1402,6 +1480,58 @@ mod tests {
                 expected: 44,
                 got: 49152
             })
+        );
+    }
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+
+    #[test]
+    fn attribute_keys_a_working_context() {
+        for suite in Suite::ALL {
+            let key = MasterKey::random(suite).unwrap();
+            let line = format!("a=crypto:{}\r\n", CryptoAttribute::new(1, key, None));
+            let offer = parse_line(&line).unwrap();
+            let mut tx = offer.context(Policy::new(suite)).unwrap();
+            let mut rx = parse_line(&line)
+                .unwrap()
+                .context(Policy::new(suite))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            buf[0] = 0x80;
+            let n = tx.protect_rtp(&mut buf, 20).unwrap();
+            assert_eq!(rx.unprotect_rtp(&mut buf[..n]), Ok(20), "{suite}");
+        }
+    }
+
+    #[test]
+    fn session_params_shape_the_policy() {
+        let base = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+        let p = |extra: &str| -> Result<Policy, SdesError> {
+            format!("{base} {extra}")
+                .parse::<CryptoAttribute>()?
+                .policy(Policy::new(Suite::AeadAes128Gcm))
+        };
+        let q = p("UNENCRYPTED_SRTCP WSH=1024").unwrap();
+        assert_eq!(q.suite, Suite::AesCm128HmacSha1_80);
+        assert!(!q.encrypt_rtcp);
+        assert_eq!(q.replay_window, 1024);
+        assert!(matches!(p("KDR=3"), Err(SdesError::Unsupported(_))));
+        assert!(matches!(
+            p("UNENCRYPTED_SRTP"),
+            Err(SdesError::Unsupported(_))
+        ));
+        assert!(matches!(
+            p("UNAUTHENTICATED_SRTP"),
+            Err(SdesError::Unsupported(_))
+        ));
+        assert!(matches!(p("WSH=100000"), Err(SdesError::Unsupported(_))));
+        assert!(matches!(p("FOO=1"), Err(SdesError::Unsupported(_))));
+        assert!(
+            p("-FOO=1").is_ok(),
+            "optional unknown parameters are ignored"
         );
     }
 }

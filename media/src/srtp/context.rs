@@ -612,7 +612,12 @@ impl Context {
 impl Context {
     /// A context whose RTP and RTCP session keys are given directly (the RFC 7714 §16–17
     /// vectors start from session keys, not master keys).
-    pub(crate) fn from_session_keys(policy: Policy, enc_key: &[u8], salt: &[u8], auth_key: &[u8]) -> Context {
+    pub(crate) fn from_session_keys(
+        policy: Policy,
+        enc_key: &[u8],
+        salt: &[u8],
+        auth_key: &[u8],
+    ) -> Context {
         let make = || {
             let mut s = [0u8; 14];
             s[..salt.len()].copy_from_slice(salt);
@@ -655,13 +660,19 @@ impl Context {
 
     /// Sets the next SRTCP index `ssrc` sends with.
     pub(crate) fn set_tx_rtcp_index(&mut self, ssrc: u32, index: u32) {
-        let i = self.tx.find_or_insert(ssrc, self.policy.replay_window).unwrap();
+        let i = self
+            .tx
+            .find_or_insert(ssrc, self.policy.replay_window)
+            .unwrap();
         self.tx.list[i].rtcp_next = index;
     }
 
     /// Sets the highest SRTP index sent by `ssrc` (to start near a wrap or the end of the ROC).
     pub(crate) fn set_tx_rtp_index(&mut self, ssrc: u32, index: u64) {
-        let i = self.tx.find_or_insert(ssrc, self.policy.replay_window).unwrap();
+        let i = self
+            .tx
+            .find_or_insert(ssrc, self.policy.replay_window)
+            .unwrap();
         self.tx.list[i].rtp.accept(index);
     }
 }

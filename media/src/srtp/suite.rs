@@ -124,6 +124,8 @@ pub enum KeyError {
     },
     /// An MKI was empty or longer than [`MAX_MKI_LEN`].
     MkiLength(usize),
+    /// The system's random number generator failed.
+    Random,
 }
 
 impl fmt::Display for KeyError {
@@ -135,6 +137,7 @@ impl fmt::Display for KeyError {
             KeyError::MkiLength(n) => {
                 write!(f, "MKI must be 1 to {MAX_MKI_LEN} bytes, got {n}")
             }
+            KeyError::Random => f.write_str("the system random number generator failed"),
         }
     }
 }
@@ -166,6 +169,20 @@ impl MasterKey {
         key[..k.len()].copy_from_slice(k);
         salt[..s.len()].copy_from_slice(s);
         Ok(MasterKey { suite, key, salt })
+    }
+
+    /// A fresh master key and salt from the operating system's random number generator (for
+    /// the offers our B2BUA makes).
+    pub fn random(suite: Suite) -> Result<Self, KeyError> {
+        use ring::rand::SecureRandom as _;
+        let mut ks = [0u8; MAX_KEY_LEN + MAX_SALT_LEN];
+        let ks = &mut ks[..suite.key_salt_len()];
+        ring::rand::SystemRandom::new()
+            .fill(ks)
+            .map_err(|_| KeyError::Random)?;
+        let key = Self::from_key_salt(suite, ks);
+        ks.fill(0);
+        key
     }
 
     /// Builds a master key from separate key and salt.
@@ -331,6 +348,16 @@ mod tests {
             assert_eq!(mk.key().len(), s.key_len());
             assert_eq!(mk.salt().len(), s.salt_len());
             assert!(MasterKey::from_key_salt(s, &ks[1..]).is_err());
+        }
+    }
+
+    #[test]
+    fn random_keys_differ() {
+        for s in Suite::ALL {
+            let a = MasterKey::random(s).unwrap();
+            let b = MasterKey::random(s).unwrap();
+            assert_ne!(a, b);
+            assert_eq!(a.key().len() + a.salt().len(), s.key_salt_len());
         }
     }
 

@@ -51,14 +51,21 @@ fn rfc3711_b2_aes_cm_keystream() {
     let aes = Aes::new(&hex(RFC3711_B2_SESSION_KEY));
     let mut three = [0u8; 48];
     apply_keystream(&aes, &hex16(RFC3711_B2_INITIAL_COUNTER), &mut three);
-    let table: Vec<u8> = RFC3711_B2_BLOCKS[..3].iter().flat_map(|(_, k)| hex(k)).collect();
+    let table: Vec<u8> = RFC3711_B2_BLOCKS[..3]
+        .iter()
+        .flat_map(|(_, k)| hex(k))
+        .collect();
     assert_eq!(three.to_vec(), table);
 }
 
 /// RFC 3711 Appendix B.3: key derivation.
 #[test]
 fn rfc3711_b3_key_derivation() {
-    assert_eq!(hex(RFC3711_B3_INDEX_DIV_KDR), vec![0; 6], "vectors use r = 0");
+    assert_eq!(
+        hex(RFC3711_B3_INDEX_DIV_KDR),
+        vec![0; 6],
+        "vectors use r = 0"
+    );
     let master = Aes::new(&hex(RFC3711_B3_MASTER_KEY));
     let salt = hex(RFC3711_B3_MASTER_SALT);
     let mut key = [0u8; 16];
@@ -124,7 +131,11 @@ fn gcm_ctx(suite: Suite, key: &str, salt: &str) -> Context {
 /// and the GMAC (authentication-only) tags.
 #[test]
 fn rfc7714_16_srtp_gcm() {
-    assert_eq!(hex(RFC7714_16_ROC), vec![0; 4], "a fresh context starts at ROC 0");
+    assert_eq!(
+        hex(RFC7714_16_ROC),
+        vec![0; 4],
+        "a fresh context starts at ROC 0"
+    );
     let ssrc = u32::from_be_bytes(hex(RFC7714_16_SSRC).try_into().unwrap());
     let seq = u16::from_be_bytes(hex(RFC7714_16_SEQ).try_into().unwrap());
     for (suite, key, salt, plain, iv, aad, tag, cipher, ao_aad, ao_tag, ao_packet) in [
@@ -160,7 +171,11 @@ fn rfc7714_16_srtp_gcm() {
         tail[4..].copy_from_slice(&seq.to_be_bytes());
         assert_eq!(tx.gcm_iv(false, ssrc, tail).to_vec(), hex(iv), "{suite} IV");
         let plain = hex(plain);
-        assert_eq!(&plain[..12], &hex(aad)[..], "{suite}: the AAD is the header");
+        assert_eq!(
+            &plain[..12],
+            &hex(aad)[..],
+            "{suite}: the AAD is the header"
+        );
         let mut buf = plain.clone();
         buf.resize(plain.len() + 16, 0);
         let n = tx.protect_rtp(&mut buf, plain.len()).unwrap();
@@ -172,13 +187,18 @@ fn rfc7714_16_srtp_gcm() {
 
         // Authentication only (GMAC over the whole packet, RFC 7714 §16.x.3).
         let g = Gcm::new(&hex(key)).unwrap();
-        let t = g.seal(hex(iv).try_into().unwrap(), &hex(ao_aad), &mut []).unwrap();
+        let t = g
+            .seal(hex(iv).try_into().unwrap(), &hex(ao_aad), &mut [])
+            .unwrap();
         assert_eq!(t.to_vec(), hex(ao_tag), "{suite} GMAC tag");
         let mut p = hex(ao_aad);
         p.extend_from_slice(&t);
         assert_eq!(p, hex(ao_packet), "{suite} GMAC packet");
         let mut only_tag = t;
-        assert_eq!(g.open(hex(iv).try_into().unwrap(), &hex(ao_aad), &mut only_tag), Some(0));
+        assert_eq!(
+            g.open(hex(iv).try_into().unwrap(), &hex(ao_aad), &mut only_tag),
+            Some(0)
+        );
         let _ = hex(RFC7714_16_1_H).len() + hex(RFC7714_16_2_H).len(); // H is internal to GCM.
     }
 }
@@ -188,7 +208,10 @@ fn rfc7714_16_srtp_gcm() {
 fn rfc7714_17_srtcp_gcm() {
     let ssrc = u32::from_be_bytes(hex(RFC7714_17_SSRC).try_into().unwrap());
     let index = u32::from_be_bytes(hex(RFC7714_17_SRTCP_INDEX).try_into().unwrap());
-    assert_eq!(hex(RFC7714_17_1_ESRTCP_WORD), (0x8000_0000 | index).to_be_bytes());
+    assert_eq!(
+        hex(RFC7714_17_1_ESRTCP_WORD),
+        (0x8000_0000 | index).to_be_bytes()
+    );
     assert_eq!(hex(RFC7714_17_3_ESRTCP_WORD), index.to_be_bytes());
 
     // 17.1: AES-128, encryption.
@@ -220,7 +243,8 @@ fn rfc7714_17_srtcp_gcm() {
     // 17.3: AES-128, authentication only (E = 0).
     let mut policy = Policy::new(Suite::AeadAes128Gcm);
     policy.encrypt_rtcp = false;
-    let mut tx = Context::from_session_keys(policy, &hex(RFC7714_17_1_KEY), &hex(RFC7714_17_1_SALT), &[]);
+    let mut tx =
+        Context::from_session_keys(policy, &hex(RFC7714_17_1_KEY), &hex(RFC7714_17_1_SALT), &[]);
     tx.set_tx_rtcp_index(ssrc, index);
     let plain = hex(RFC7714_17_3_PLAINTEXT);
     let mut aad = plain.clone();
@@ -230,7 +254,10 @@ fn rfc7714_17_srtcp_gcm() {
     buf.resize(plain.len() + 20, 0);
     let n = tx.protect_rtcp(&mut buf, plain.len()).unwrap();
     assert_eq!(buf[..n].to_vec(), hex(RFC7714_17_3_TAGGED_PACKET));
-    assert_eq!(buf[plain.len()..plain.len() + 16].to_vec(), hex(RFC7714_17_3_TAG));
+    assert_eq!(
+        buf[plain.len()..plain.len() + 16].to_vec(),
+        hex(RFC7714_17_3_TAG)
+    );
 
     // 17.4: AES-256, verification of an authentication-only packet.
     let mut rx = gcm_ctx(Suite::AeadAes256Gcm, RFC7714_17_2_KEY, RFC7714_17_2_SALT);
@@ -258,19 +285,31 @@ fn libsrtp_known_answers() {
     let cases: [(Suite, MasterKey, &str, Option<&str>); 3] = [
         (
             Suite::AesCm128HmacSha1_80,
-            master(Suite::AesCm128HmacSha1_80, LIBSRTP_AES128_SHA1_80_MASTER_KEY, LIBSRTP_AES128_SHA1_80_MASTER_SALT),
+            master(
+                Suite::AesCm128HmacSha1_80,
+                LIBSRTP_AES128_SHA1_80_MASTER_KEY,
+                LIBSRTP_AES128_SHA1_80_MASTER_SALT,
+            ),
             LIBSRTP_AES128_SHA1_80_SRTP,
             Some(LIBSRTP_AES128_SHA1_80_SRTCP),
         ),
         (
             Suite::AesCm256HmacSha1_80,
-            master(Suite::AesCm256HmacSha1_80, LIBSRTP_AES256_SHA1_80_MASTER_KEY, LIBSRTP_AES256_SHA1_80_MASTER_SALT),
+            master(
+                Suite::AesCm256HmacSha1_80,
+                LIBSRTP_AES256_SHA1_80_MASTER_KEY,
+                LIBSRTP_AES256_SHA1_80_MASTER_SALT,
+            ),
             LIBSRTP_AES256_SHA1_80_SRTP,
             None,
         ),
         (
             Suite::AeadAes128Gcm,
-            master(Suite::AeadAes128Gcm, LIBSRTP_GCM128_MASTER_KEY, LIBSRTP_GCM128_MASTER_SALT),
+            master(
+                Suite::AeadAes128Gcm,
+                LIBSRTP_GCM128_MASTER_KEY,
+                LIBSRTP_GCM128_MASTER_SALT,
+            ),
             LIBSRTP_GCM128_SRTP,
             Some(LIBSRTP_GCM128_SRTCP),
         ),
@@ -315,7 +354,10 @@ fn pair(suite: Suite, mki: Option<Mki>, rng: &mut impl Rng) -> (Context, Context
 fn random_rtp(seq: u16, ssrc: u32, rng: &mut impl Rng) -> Vec<u8> {
     let csrcs = rng.gen_range(0..3u8);
     let ext = rng.gen_bool(0.3);
-    let mut p = vec![0x80 | csrcs | if ext { 0x10 } else { 0 }, rng.gen_range(0..128)];
+    let mut p = vec![
+        0x80 | csrcs | if ext { 0x10 } else { 0 },
+        rng.gen_range(0..128),
+    ];
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(&rng.gen::<u32>().to_be_bytes());
     p.extend_from_slice(&ssrc.to_be_bytes());
@@ -430,7 +472,10 @@ fn errors_are_told_apart() {
     let mut b = p.clone();
     b.resize(p.len() + ROOM, 0);
 
-    assert_eq!(tx.protect_rtp(&mut b[..p.len() + 3], p.len()), Err(Error::BufferTooSmall));
+    assert_eq!(
+        tx.protect_rtp(&mut b[..p.len() + 3], p.len()),
+        Err(Error::BufferTooSmall)
+    );
     let too_long = b.len() + 1;
     assert_eq!(tx.protect_rtp(&mut b, too_long), Err(Error::BufferTooSmall));
     let n = tx.protect_rtp(&mut b, p.len()).unwrap();
@@ -463,14 +508,22 @@ fn errors_are_told_apart() {
         }
     }
     assert_eq!(rx.rx_streams(), 2);
-    let mut tx2 = Context::new(Policy::new(suite), &[(random_key(suite, &mut rng), Some(mki))]).unwrap();
+    let mut tx2 = Context::new(
+        Policy::new(suite),
+        &[(random_key(suite, &mut rng), Some(mki))],
+    )
+    .unwrap();
     let p = random_rtp(1, 4, &mut rng);
     let mut b = p.clone();
     b.resize(p.len() + ROOM, 0);
     let n = tx2.protect_rtp(&mut b, p.len()).unwrap();
     assert_eq!(rx.unprotect_rtp(&mut b[..n]), Err(Error::TooManyStreams));
     assert!(rx.remove_stream(1));
-    assert_eq!(rx.unprotect_rtp(&mut b[..n]), Err(Error::AuthFail), "room again, but forged");
+    assert_eq!(
+        rx.unprotect_rtp(&mut b[..n]),
+        Err(Error::AuthFail),
+        "room again, but forged"
+    );
     assert_eq!(rx.rx_streams(), 1, "a forged packet creates no state");
 
     for e in [
@@ -484,7 +537,10 @@ fn errors_are_told_apart() {
         Error::KeyExhausted,
     ] {
         assert!(!e.to_string().is_empty());
-        assert!(e.reason().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        assert!(e
+            .reason()
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_'));
     }
 }
 
@@ -495,7 +551,10 @@ fn config_errors() {
     let other = MasterKey::from_key_salt(Suite::AeadAes128Gcm, &[1; 28]).unwrap();
     let p = Policy::new(suite);
     assert_eq!(Context::new(p, &[]).unwrap_err(), ConfigError::NoKeys);
-    assert_eq!(Context::new(p, &[(other, None)]).unwrap_err(), ConfigError::SuiteMismatch);
+    assert_eq!(
+        Context::new(p, &[(other, None)]).unwrap_err(),
+        ConfigError::SuiteMismatch
+    );
     let m1 = Mki::new(&[1]).unwrap();
     let m2 = Mki::new(&[2, 2]).unwrap();
     assert_eq!(
@@ -513,17 +572,29 @@ fn config_errors() {
     for w in [0usize, 63, 32769] {
         let mut q = p;
         q.replay_window = w;
-        assert_eq!(Context::new(q, &[(k.clone(), None)]).unwrap_err(), ConfigError::ReplayWindow(w));
+        assert_eq!(
+            Context::new(q, &[(k.clone(), None)]).unwrap_err(),
+            ConfigError::ReplayWindow(w)
+        );
     }
     let mut q = p;
     q.max_streams = 0;
-    assert_eq!(Context::new(q, &[(k.clone(), None)]).unwrap_err(), ConfigError::MaxStreams);
+    assert_eq!(
+        Context::new(q, &[(k.clone(), None)]).unwrap_err(),
+        ConfigError::MaxStreams
+    );
     let many: Vec<_> = (0..=MAX_MASTER_KEYS as u8)
         .map(|i| (k.clone(), Some(Mki::new(&[i]).unwrap())))
         .collect();
-    assert_eq!(Context::new(p, &many).unwrap_err(), ConfigError::TooManyKeys);
+    assert_eq!(
+        Context::new(p, &many).unwrap_err(),
+        ConfigError::TooManyKeys
+    );
     let mut c = Context::new(p, &[(k.clone(), Some(m1))]).unwrap();
-    assert_eq!(c.set_active_key(&Mki::new(&[3]).unwrap()), Err(Error::UnknownMki));
+    assert_eq!(
+        c.set_active_key(&Mki::new(&[3]).unwrap()),
+        Err(Error::UnknownMki)
+    );
 }
 
 /// A 1024-packet window (and the largest, 32768) accepts a packet that far back once.
@@ -550,9 +621,19 @@ fn large_replay_windows() {
         let last = packets.len() - 1;
         rx.unprotect_rtp(&mut packets[0].clone()).unwrap();
         rx.unprotect_rtp(&mut packets[last].clone()).unwrap();
-        assert!(rx.unprotect_rtp(&mut packets[last - (window - 1)].clone()).is_ok(), "{window}");
-        assert_eq!(rx.unprotect_rtp(&mut packets[last - (window - 1)].clone()), Err(Error::Replay));
-        assert_eq!(rx.unprotect_rtp(&mut packets[last - window].clone()), Err(Error::Replay));
+        assert!(
+            rx.unprotect_rtp(&mut packets[last - (window - 1)].clone())
+                .is_ok(),
+            "{window}"
+        );
+        assert_eq!(
+            rx.unprotect_rtp(&mut packets[last - (window - 1)].clone()),
+            Err(Error::Replay)
+        );
+        assert_eq!(
+            rx.unprotect_rtp(&mut packets[last - window].clone()),
+            Err(Error::Replay)
+        );
     }
 }
 

@@ -3,6 +3,11 @@
 //! wrap, with reordered packets, and replays rejected by both. Because SRTP is deterministic for
 //! a given key and index, both must also produce byte-identical packets.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: an unwrap failing is the test failing"
+)]
+
 use libsrtp2_ref::{status, Config, Direction, Session, MAX_TRAILER};
 use media::srtp::{Context, Error, MasterKey, Mki, Policy, Suite};
 use rand::seq::SliceRandom;

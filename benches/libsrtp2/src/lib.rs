@@ -30,7 +30,6 @@ type SrtpT = *mut c_void;
 
 extern "C" {
     fn ref_init() -> c_int;
-    #[expect(clippy::too_many_arguments, reason = "mirrors the C shim")]
     fn ref_create(
         out: *mut SrtpT,
         suite: c_int,

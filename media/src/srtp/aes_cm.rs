@@ -12,6 +12,10 @@ const PAR_BLOCKS: usize = 8;
 
 /// An expanded AES encryption key of either size.
 #[derive(Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per context and never moved on the packet path"
+)]
 pub(crate) enum Aes {
     A128(Aes128Enc),
     A256(Aes256Enc),

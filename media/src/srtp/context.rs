@@ -51,6 +51,10 @@ impl Policy {
 }
 
 /// Session keys of one kind of packet (RTP or RTCP).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per context and never moved on the packet path; boxing would add a pointer chase per packet"
+)]
 enum Transform {
     /// AES-CM with HMAC-SHA1 (RFC 3711, RFC 6188).
     Cm { aes: Aes, auth: HmacSha1 },

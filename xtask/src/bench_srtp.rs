@@ -1,0 +1,553 @@
+//! `cargo xtask bench srtp`: runs the SRTP criterion benches and writes `benches/RESULTS.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const BEGIN_MARKER: &str = "<!-- srtp:begin -->";
+const END_MARKER: &str = "<!-- srtp:end -->";
+/// Target: ours at most this fraction of libsrtp2's time per packet.
+const TARGET_RATIO: f64 = 0.70;
+const LIBSRTP2_SO: &str = "/usr/lib/x86_64-linux-gnu/libsrtp2.so.1";
+
+use crate::{cargo, command_output, run_checked, target_dir, workspace_root};
+
+// ---------------------------------------------------------------------------------------------
+
+/// Criterion's estimates of one benchmark, in ns per iteration (= per packet).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Estimate {
+    mean: f64,
+    median: f64,
+}
+
+/// Table key, in display order: suite rank, suite, operation rank, operation, size.
+type Key = (usize, String, usize, String, usize);
+/// Both implementations' estimates of each suite, operation and size.
+type Table = BTreeMap<Key, Row>;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Row {
+    ours: Option<Estimate>,
+    reference: Option<Estimate>,
+}
+
+const SUITE_ORDER: [&str; 6] = [
+    "AES_CM_128_HMAC_SHA1_80",
+    "AES_CM_128_HMAC_SHA1_32",
+    "AES_256_CM_HMAC_SHA1_80",
+    "AES_256_CM_HMAC_SHA1_32",
+    "AEAD_AES_128_GCM",
+    "AEAD_AES_256_GCM",
+];
+/// Rows of a full run: every suite × (RTP protect/unprotect × 2 sizes + SRTCP protect/unprotect).
+const FULL_ROWS: usize = SUITE_ORDER.len() * (2 * 2 + 2);
+const OP_ORDER: [&str; 4] = [
+    "rtp_protect",
+    "rtp_unprotect",
+    "rtcp_protect",
+    "rtcp_unprotect",
+];
+
+fn rank(list: &[&str], x: &str) -> usize {
+    list.iter().position(|s| *s == x).unwrap_or(list.len())
+}
+
+pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
+    let root = workspace_root()?;
+    // Results written before this moment are stale (a filtered run leaves older ones behind).
+    let started = SystemTime::now()
+        .checked_sub(Duration::from_secs(1))
+        .unwrap_or(UNIX_EPOCH);
+    let quick = std::env::var("SRTP_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let mut args: Vec<String> = ["bench", "-p", "benches", "--bench", "srtp"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if !extra.is_empty() {
+        args.push("--".into());
+        args.extend(extra.iter().cloned());
+    }
+    run_checked(
+        Command::new(cargo()).args(&args).current_dir(&root),
+        &format!("`cargo {}`", args.join(" ")),
+    )?;
+
+    let criterion = target_dir(&root).join("criterion");
+    let (table, stale) = collect_results(&criterion, started)?;
+    if table.is_empty() {
+        return Err(format!(
+            "no srtp results written by this run under {} ({stale} older ones ignored)",
+            criterion.display()
+        ));
+    }
+    if stale > 0 {
+        eprintln!("xtask: ignored {stale} srtp result(s) not written by this run");
+    }
+
+    let mut command = String::new();
+    if quick {
+        command.push_str("SRTP_BENCH_QUICK=1 ");
+    }
+    command.push_str("cargo xtask bench srtp");
+    if !extra.is_empty() {
+        command.push_str(" -- ");
+        command.push_str(&extra.join(" "));
+    }
+    let env = Environment::probe(&root);
+    let section = render_section(&table, &command, quick, &env, utc_date(SystemTime::now()));
+    let results = root.join("benches").join("RESULTS.md");
+    let old = match fs::read_to_string(&results) {
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("reading {}: {e}", results.display())),
+    };
+    let new = replace_section(old.as_deref(), &section)?;
+    fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
+    println!("{section}");
+    eprintln!("xtask: wrote {}", results.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Walks `dir` for `new/benchmark.json` + `new/estimates.json` pairs whose id is
+/// `srtp/<SUITE>/<op>/<size>/<impl>`. Returns the table and how many were skipped as older than
+/// `since`.
+fn collect_results(dir: &Path, since: SystemTime) -> Result<(Table, usize), String> {
+    let mut table = Table::new();
+    let mut stale = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = match fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && d == dir => {
+                return Err(format!("{} does not exist", dir.display()))
+            }
+            Err(e) => return Err(format!("listing {}: {e}", d.display())),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("listing {}: {e}", d.display()))?;
+            let path = entry.path();
+            let ft = entry
+                .file_type()
+                .map_err(|e| format!("stat {}: {e}", path.display()))?;
+            if !ft.is_dir() {
+                continue;
+            }
+            if entry.file_name() != "new" {
+                pending.push(path);
+                continue;
+            }
+            let bench = path.join("benchmark.json");
+            let estimates = path.join("estimates.json");
+            if !bench.is_file() || !estimates.is_file() {
+                continue;
+            }
+            let Some(id) = read_full_id(&bench)? else {
+                continue;
+            };
+            let Some((suite, op, size, imp)) = parse_id(&id) else {
+                continue;
+            };
+            let modified = fs::metadata(&estimates)
+                .and_then(|m| m.modified())
+                .map_err(|e| format!("stat {}: {e}", estimates.display()))?;
+            if modified < since {
+                stale += 1;
+                continue;
+            }
+            let est = read_estimate(&estimates)?;
+            let key = (
+                rank(&SUITE_ORDER, suite),
+                suite.to_string(),
+                rank(&OP_ORDER, op),
+                op.to_string(),
+                size,
+            );
+            let row = table.entry(key).or_default();
+            match imp {
+                "ours" => row.ours = Some(est),
+                "libsrtp2" => row.reference = Some(est),
+                _ => {}
+            }
+        }
+    }
+    Ok((table, stale))
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
+}
+
+fn read_full_id(path: &Path) -> Result<Option<String>, String> {
+    Ok(read_json(path)?
+        .get("full_id")
+        .and_then(|v| v.as_str())
+        .map(str::to_string))
+}
+
+fn read_estimate(path: &Path) -> Result<Estimate, String> {
+    let v = read_json(path)?;
+    let get = |name: &str| {
+        v.get(name)
+            .and_then(|e| e.get("point_estimate"))
+            .and_then(serde_json::Value::as_f64)
+            .ok_or_else(|| format!("{}: no {name}.point_estimate", path.display()))
+    };
+    Ok(Estimate {
+        mean: get("mean")?,
+        median: get("median")?,
+    })
+}
+
+/// `srtp/<SUITE>/<op>/<size>/<impl>` → its parts.
+fn parse_id(id: &str) -> Option<(&str, &str, usize, &str)> {
+    let mut parts = id.split('/');
+    let (group, suite, op, size, imp) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if group != "srtp" || parts.next().is_some() {
+        return None;
+    }
+    Some((suite, op, size.parse().ok()?, imp))
+}
+
+/// What the machine and the reference library are.
+#[derive(Debug)]
+struct Environment {
+    cpu: String,
+    cpus: usize,
+    rustc: String,
+    libsrtp2: String,
+    backend: String,
+}
+
+impl Environment {
+    fn probe(root: &Path) -> Environment {
+        let cpu = fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let rustc = Command::new("rustc")
+            .arg("-V")
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let libsrtp2 = command_output("dpkg-query", &["-W", "-f=${Version}", "libsrtp2-1"])
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("{v} (Debian package libsrtp2-1)"))
+            .unwrap_or_else(|| "unknown (dpkg-query found no libsrtp2-1)".into());
+        let backend = match command_output("ldd", &[LIBSRTP2_SO]) {
+            Some(l) if l.contains("libnss3") => format!(
+                "NSS (`ldd {LIBSRTP2_SO}` shows libnss3: Debian builds libsrtp2 with \
+                 --enable-nss; that backend creates an NSS PK11 context for every packet's \
+                 AES counter/IV, so it is slower than libsrtp2's built-in or OpenSSL crypto)"
+            ),
+            Some(l) if l.contains("libcrypto") => {
+                format!("OpenSSL (`ldd {LIBSRTP2_SO}` shows libcrypto)")
+            }
+            Some(_) => format!("libsrtp2's built-in crypto (`ldd {LIBSRTP2_SO}`: no NSS/OpenSSL)"),
+            None => format!("unknown (`ldd {LIBSRTP2_SO}` failed)"),
+        };
+        Environment {
+            cpu,
+            cpus,
+            rustc,
+            libsrtp2,
+            backend,
+        }
+    }
+}
+
+fn fmt_ns(e: Option<Estimate>, f: impl Fn(Estimate) -> f64) -> String {
+    e.map_or_else(|| "—".into(), |e| format!("{:.1}", f(e)))
+}
+
+fn render_section(
+    table: &Table,
+    command: &str,
+    quick: bool,
+    env: &Environment,
+    date: String,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{BEGIN_MARKER}");
+    let _ = writeln!(s, "## SRTP/SRTCP: `media::srtp` vs libsrtp2\n");
+    let _ = writeln!(s, "- Date (UTC): {date}");
+    let _ = writeln!(s, "- Command: `{command}`");
+    if quick {
+        let _ = writeln!(
+            s,
+            "- **Quick smoke run** (`SRTP_BENCH_QUICK=1`: 0.1 s warm-up, 0.3 s measurement, 10 \
+             samples): checks that the benches run; do not quote these numbers."
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "- Full run: 0.5 s warm-up, 2 s measurement, 30 samples per benchmark."
+        );
+    }
+    if table.len() < FULL_ROWS {
+        let _ = writeln!(
+            s,
+            "- **Partial run**: {} of the {FULL_ROWS} suite/operation/size rows (filtered or \
+             interrupted); rows not measured by this run are left out.",
+            table.len()
+        );
+    }
+    let _ = writeln!(s, "- CPU: {} ({} logical CPUs)", env.cpu, env.cpus);
+    let _ = writeln!(s, "- Compiler: {}", env.rustc);
+    let _ = writeln!(s, "- libsrtp2: {}", env.libsrtp2);
+    let _ = writeln!(s, "- libsrtp2 crypto backend: {}", env.backend);
+    let _ = writeln!(
+        s,
+        "- Method: `benches/benches/srtp.rs`; criterion `iter_custom`, one iteration = one \
+         packet; per chunk of 256 packets the plaintext (and, for unprotect, the protecting) is \
+         prepared untimed and only the in-place protect/unprotect loop is timed; sequence numbers \
+         and SRTCP indexes keep advancing (no replays); every result is checked. One master key, \
+         no MKI, replay window 128, encrypted SRTCP. Sizes are plaintext bytes (RTP: 12-byte \
+         header + payload; RTCP: SR with one report block + SDES)."
+    );
+    let _ = writeln!(
+        s,
+        "- ns/pkt = criterion mean (point estimate); medians in the last two columns; ratio = \
+         ours mean / libsrtp2 mean; target: ratio ≤ {TARGET_RATIO:.2}.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| suite | operation | size | ours ns/pkt | libsrtp2 ns/pkt | ratio ours/libsrtp2 | \
+         target ≤ {TARGET_RATIO:.2} met? | ours median | libsrtp2 median |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---|---:|---:|");
+    let mut worst: Option<(f64, String)> = None;
+    let mut worst_median: Option<(f64, String)> = None;
+    let (mut met, mut complete) = (0usize, 0usize);
+    for ((_, suite, _, op, size), row) in table {
+        let ratio = match (row.ours, row.reference) {
+            (Some(o), Some(r)) if r.mean > 0.0 && r.median > 0.0 => {
+                Some((o.mean / r.mean, o.median / r.median))
+            }
+            _ => None,
+        };
+        let (ratio_s, met_s) = match ratio {
+            Some((q, qm)) => {
+                complete += 1;
+                let what = format!("{suite} {op} {size}");
+                if worst.as_ref().is_none_or(|(w, _)| q > *w) {
+                    worst = Some((q, what.clone()));
+                }
+                if worst_median.as_ref().is_none_or(|(w, _)| qm > *w) {
+                    worst_median = Some((qm, what));
+                }
+                if q <= TARGET_RATIO {
+                    met += 1;
+                    (format!("{q:.3}"), "yes")
+                } else {
+                    (format!("{q:.3}"), "**no**")
+                }
+            }
+            None => ("—".into(), "—"),
+        };
+        let _ = writeln!(
+            s,
+            "| {suite} | {op} | {size} | {} | {} | {ratio_s} | {met_s} | {} | {} |",
+            fmt_ns(row.ours, |e| e.mean),
+            fmt_ns(row.reference, |e| e.mean),
+            fmt_ns(row.ours, |e| e.median),
+            fmt_ns(row.reference, |e| e.median),
+        );
+    }
+    let _ = writeln!(s);
+    match (worst, worst_median) {
+        (Some((w, what)), Some((wm, what_m))) => {
+            let _ = writeln!(
+                s,
+                "Worst ratio (means): **{w:.3}** ({what}); worst ratio of medians: {wm:.3} \
+                 ({what_m}). Target ≤ {TARGET_RATIO:.2} met in {met} of {complete} rows."
+            );
+        }
+        _ => {
+            let _ = writeln!(s, "Worst ratio: — (no row has both implementations).");
+        }
+    }
+    let _ = write!(s, "{END_MARKER}");
+    s
+}
+
+/// Puts `section` (which includes both markers) in place of the old marked section, or appends
+/// it; creates the file's text with a short header when there is none.
+fn replace_section(old: Option<&str>, section: &str) -> Result<String, String> {
+    let Some(old) = old else {
+        return Ok(format!(
+            "# Benchmark results\n\nRecorded by `cargo xtask bench …`; each section between its \
+             `<!-- …:begin -->` and `<!-- …:end -->` markers is rewritten by the next run, the \
+             rest of this file is kept.\n\n{section}\n"
+        ));
+    };
+    match (old.find(BEGIN_MARKER), old.find(END_MARKER)) {
+        (Some(b), Some(e)) if b < e => {
+            let end = e + END_MARKER.len();
+            Ok(format!("{}{section}{}", &old[..b], &old[end..]))
+        }
+        (None, None) => {
+            let sep = if old.is_empty() || old.ends_with("\n\n") {
+                ""
+            } else if old.ends_with('\n') {
+                "\n"
+            } else {
+                "\n\n"
+            };
+            Ok(format!("{old}{sep}{section}\n"))
+        }
+        _ => Err(format!(
+            "benches/RESULTS.md has unmatched or misordered `{BEGIN_MARKER}` / `{END_MARKER}` \
+             markers; fix them by hand"
+        )),
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of `t`.
+fn utc_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
+        assert_eq!(
+            utc_date(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            "2023-11-14"
+        );
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(
+            parse_id("srtp/AEAD_AES_128_GCM/rtp_unprotect/1200/libsrtp2"),
+            Some(("AEAD_AES_128_GCM", "rtp_unprotect", 1200, "libsrtp2"))
+        );
+        assert_eq!(parse_id("srtp/X/rtp_protect/abc/ours"), None);
+        assert_eq!(parse_id("other/X/rtp_protect/172/ours"), None);
+        assert_eq!(parse_id("srtp/X/rtp_protect/172/ours/extra"), None);
+        assert_eq!(parse_id("srtp/X/rtp_protect/172"), None);
+    }
+
+    #[test]
+    fn sections() {
+        let sec = format!("{BEGIN_MARKER}\nnew\n{END_MARKER}");
+        let created = replace_section(None, &sec).unwrap();
+        assert!(created.starts_with("# Benchmark results"));
+        assert!(created.ends_with(&format!("{sec}\n")));
+        let old = format!("# R\n\nintro\n\n{BEGIN_MARKER}\nold\n{END_MARKER}\n\n## other\nkeep\n");
+        let replaced = replace_section(Some(&old), &sec).unwrap();
+        assert_eq!(
+            replaced,
+            format!("# R\n\nintro\n\n{sec}\n\n## other\nkeep\n")
+        );
+        // Idempotent.
+        assert_eq!(replace_section(Some(&replaced), &sec).unwrap(), replaced);
+        assert_eq!(
+            replace_section(Some("# R\nx\n"), &sec).unwrap(),
+            format!("# R\nx\n\n{sec}\n")
+        );
+        assert!(replace_section(Some(&format!("{END_MARKER}{BEGIN_MARKER}")), &sec).is_err());
+        assert!(replace_section(Some(BEGIN_MARKER), &sec).is_err());
+    }
+
+    #[test]
+    fn table() {
+        let mut t = Table::new();
+        let e = |mean, median| Some(Estimate { mean, median });
+        t.insert(
+            (
+                0,
+                "AES_CM_128_HMAC_SHA1_80".into(),
+                1,
+                "rtp_unprotect".into(),
+                172,
+            ),
+            Row {
+                ours: e(50.0, 49.0),
+                reference: e(100.0, 100.0),
+            },
+        );
+        t.insert(
+            (
+                0,
+                "AES_CM_128_HMAC_SHA1_80".into(),
+                0,
+                "rtp_protect".into(),
+                172,
+            ),
+            Row {
+                ours: e(80.0, 80.0),
+                reference: e(100.0, 100.0),
+            },
+        );
+        t.insert(
+            (4, "AEAD_AES_128_GCM".into(), 2, "rtcp_protect".into(), 80),
+            Row {
+                ours: e(10.0, 10.0),
+                reference: None,
+            },
+        );
+        let env = Environment {
+            cpu: "cpu".into(),
+            cpus: 2,
+            rustc: "rustc".into(),
+            libsrtp2: "v".into(),
+            backend: "b".into(),
+        };
+        let s = render_section(&t, "cmd", true, &env, "2024-01-02".into());
+        assert!(s.starts_with(BEGIN_MARKER) && s.ends_with(END_MARKER));
+        let protect = s.find("| rtp_protect | 172 | 80.0 | 100.0 | 0.800 | **no** |");
+        let unprotect = s.find("| rtp_unprotect | 172 | 50.0 | 100.0 | 0.500 | yes |");
+        assert!(protect.is_some() && unprotect.is_some(), "{s}");
+        assert!(protect < unprotect, "operations in protect/unprotect order");
+        assert!(s.contains("| AEAD_AES_128_GCM | rtcp_protect | 80 | 10.0 | — | — | — |"));
+        assert!(
+            s.contains("Worst ratio (means): **0.800** (AES_CM_128_HMAC_SHA1_80 rtp_protect 172)")
+        );
+        assert!(s.contains("met in 1 of 2 rows"));
+        assert!(s.contains("**Partial run**: 3 of the 36"));
+    }
+}

@@ -1,0 +1,98 @@
+//! The Debian packages each task needs, installed when missing (the tasks run as root on the
+//! project's machines; elsewhere they say what to install).
+
+use std::process::Command;
+
+/// A Debian package a task needs, and why.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Package {
+    pub(crate) name: &'static str,
+    pub(crate) why: &'static str,
+}
+
+const GCC: Package = Package {
+    name: "gcc",
+    why: "the ring crate compiles C and assembly",
+};
+const PKG_CONFIG: Package = Package {
+    name: "pkg-config",
+    why: "finds libsrtp2 for the reference FFI crate",
+};
+const LIBSRTP2_DEV: Package = Package {
+    name: "libsrtp2-dev",
+    why: "libsrtp2, the SRTP reference the interop tests and benches run against",
+};
+
+/// What `cargo xtask demo` needs.
+pub(crate) const DEMO: &[Package] = &[GCC];
+/// What `cargo xtask test` (and the benches) need.
+pub(crate) const TEST: &[Package] = &[GCC, PKG_CONFIG, LIBSRTP2_DEV];
+
+fn installed(name: &str) -> Option<bool> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .output()
+        .ok()?;
+    Some(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("install ok installed"),
+    )
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs the packages of `needs` that are missing, saying which and why. On a machine
+/// without dpkg it only warns: the build will say what is missing.
+pub(crate) fn ensure(needs: &[Package]) -> Result<(), String> {
+    let mut missing = Vec::new();
+    for p in needs {
+        match installed(p.name) {
+            Some(true) => {}
+            Some(false) => missing.push(*p),
+            None => {
+                eprintln!(
+                    "xtask: no dpkg-query here; make sure these are installed: {}",
+                    needs.iter().map(|p| p.name).collect::<Vec<_>>().join(" ")
+                );
+                return Ok(());
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.iter().map(|p| p.name).collect();
+    eprintln!("xtask: installing missing Debian packages:");
+    for p in &missing {
+        eprintln!("  {:<14} {}", p.name, p.why);
+    }
+    if !is_root() {
+        return Err(format!(
+            "not root: run `apt-get install -y --no-install-recommends {}` first",
+            names.join(" ")
+        ));
+    }
+    let apt = |args: &[&str]| -> Result<(), String> {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("starting apt-get: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("`apt-get {}` failed ({status})", args.join(" ")))
+        }
+    };
+    apt(&["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend(&names);
+    apt(&args)?;
+    eprintln!("xtask: installed {}", names.join(" "));
+    Ok(())
+}

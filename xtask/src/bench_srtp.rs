@@ -12,6 +12,41 @@ const END_MARKER: &str = "<!-- srtp:end -->";
 /// Target: ours at most this fraction of libsrtp2's time per packet.
 const TARGET_RATIO: f64 = 0.70;
 const LIBSRTP2_SO: &str = "/usr/lib/x86_64-linux-gnu/libsrtp2.so.1";
+/// Markers of the section measured against another libsrtp2 build (`LIBSRTP2_LIB_DIR`).
+const ALT_BEGIN_MARKER: &str = "<!-- srtp-other-libsrtp2:begin -->";
+const ALT_END_MARKER: &str = "<!-- srtp-other-libsrtp2:end -->";
+
+/// The libsrtp2 the bench runs against: Debian's (the default), or the build in
+/// `LIBSRTP2_LIB_DIR` (a directory holding another `libsrtp2.so.1` of the same ABI, loaded through
+/// `LD_LIBRARY_PATH`), whose results go to a section of their own.
+struct Reference {
+    lib_dir: Option<std::path::PathBuf>,
+}
+
+impl Reference {
+    fn from_env() -> Reference {
+        Reference {
+            lib_dir: std::env::var_os("LIBSRTP2_LIB_DIR")
+                .filter(|d| !d.is_empty())
+                .map(Into::into),
+        }
+    }
+
+    fn markers(&self) -> (&'static str, &'static str) {
+        if self.lib_dir.is_some() {
+            (ALT_BEGIN_MARKER, ALT_END_MARKER)
+        } else {
+            (BEGIN_MARKER, END_MARKER)
+        }
+    }
+
+    fn so_path(&self) -> String {
+        match &self.lib_dir {
+            Some(d) => d.join("libsrtp2.so.1").display().to_string(),
+            None => LIBSRTP2_SO.to_string(),
+        }
+    }
+}
 
 use crate::{cargo, command_output, run_checked, target_dir, workspace_root};
 
@@ -63,6 +98,7 @@ pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
         .checked_sub(Duration::from_secs(1))
         .unwrap_or(UNIX_EPOCH);
     let quick = std::env::var("SRTP_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let reference = Reference::from_env();
     let mut args: Vec<String> = ["bench", "-p", "benches", "--bench", "srtp"]
         .iter()
         .map(|s| s.to_string())
@@ -71,10 +107,18 @@ pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
         args.push("--".into());
         args.extend(extra.iter().cloned());
     }
-    run_checked(
-        Command::new(cargo()).args(&args).current_dir(&root),
-        &format!("`cargo {}`", args.join(" ")),
-    )?;
+    let mut bench = Command::new(cargo());
+    bench.args(&args).current_dir(&root);
+    if let Some(dir) = &reference.lib_dir {
+        if !dir.join("libsrtp2.so.1").is_file() {
+            return Err(format!(
+                "LIBSRTP2_LIB_DIR={}: no libsrtp2.so.1 there",
+                dir.display()
+            ));
+        }
+        bench.env("LD_LIBRARY_PATH", dir);
+    }
+    run_checked(&mut bench, &format!("`cargo {}`", args.join(" ")))?;
 
     let criterion = target_dir(&root).join("criterion");
     let (table, stale) = collect_results(&criterion, started)?;
@@ -89,6 +133,9 @@ pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
     }
 
     let mut command = String::new();
+    if let Some(dir) = &reference.lib_dir {
+        command.push_str(&format!("LIBSRTP2_LIB_DIR={} ", dir.display()));
+    }
     if quick {
         command.push_str("SRTP_BENCH_QUICK=1 ");
     }
@@ -97,15 +144,22 @@ pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
         command.push_str(" -- ");
         command.push_str(&extra.join(" "));
     }
-    let env = Environment::probe(&root);
-    let section = render_section(&table, &command, quick, &env, utc_date(SystemTime::now()));
+    let env = Environment::probe(&root, &reference);
+    let section = render_section(
+        &table,
+        &command,
+        quick,
+        &env,
+        utc_date(SystemTime::now()),
+        reference.markers(),
+    );
     let results = root.join("benches").join("RESULTS.md");
     let old = match fs::read_to_string(&results) {
         Ok(s) => Some(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("reading {}: {e}", results.display())),
     };
-    let new = replace_section(old.as_deref(), &section)?;
+    let new = replace_section(old.as_deref(), &section, reference.markers())?;
     fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
     println!("{section}");
     eprintln!("xtask: wrote {}", results.display());
@@ -230,7 +284,7 @@ struct Environment {
 }
 
 impl Environment {
-    fn probe(root: &Path) -> Environment {
+    fn probe(root: &Path, reference: &Reference) -> Environment {
         let cpu = fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {
@@ -249,21 +303,38 @@ impl Environment {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_else(|| "unknown".into());
-        let libsrtp2 = command_output("dpkg-query", &["-W", "-f=${Version}", "libsrtp2-1"])
-            .filter(|v| !v.is_empty())
-            .map(|v| format!("{v} (Debian package libsrtp2-1)"))
-            .unwrap_or_else(|| "unknown (dpkg-query found no libsrtp2-1)".into());
-        let backend = match command_output("ldd", &[LIBSRTP2_SO]) {
+        let so = reference.so_path();
+        let libsrtp2 = match &reference.lib_dir {
+            Some(dir) => {
+                let pc = fs::read_to_string(dir.join("pkgconfig").join("libsrtp2.pc")).ok();
+                let version = pc
+                    .as_deref()
+                    .and_then(|t| t.lines().find_map(|l| l.strip_prefix("Version:")))
+                    .map_or("unknown version", str::trim)
+                    .to_string();
+                format!(
+                    "{version}, the build in {} (LIBSRTP2_LIB_DIR; built outside this \
+                     repository, loaded through LD_LIBRARY_PATH by the same bench binary)",
+                    dir.display()
+                )
+            }
+            None => command_output("dpkg-query", &["-W", "-f=${Version}", "libsrtp2-1"])
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{v} (Debian package libsrtp2-1)"))
+                .unwrap_or_else(|| "unknown (dpkg-query found no libsrtp2-1)".into()),
+        };
+        let so = so.as_str();
+        let backend = match command_output("ldd", &[so]) {
             Some(l) if l.contains("libnss3") => format!(
-                "NSS (`ldd {LIBSRTP2_SO}` shows libnss3: Debian builds libsrtp2 with \
+                "NSS (`ldd {so}` shows libnss3: Debian builds libsrtp2 with \
                  --enable-nss; that backend creates an NSS PK11 context for every packet's \
                  AES counter/IV, so it is slower than libsrtp2's built-in or OpenSSL crypto)"
             ),
             Some(l) if l.contains("libcrypto") => {
-                format!("OpenSSL (`ldd {LIBSRTP2_SO}` shows libcrypto)")
+                format!("OpenSSL (`ldd {so}` shows libcrypto)")
             }
-            Some(_) => format!("libsrtp2's built-in crypto (`ldd {LIBSRTP2_SO}`: no NSS/OpenSSL)"),
-            None => format!("unknown (`ldd {LIBSRTP2_SO}` failed)"),
+            Some(_) => format!("libsrtp2's built-in crypto (`ldd {so}`: no NSS/OpenSSL)"),
+            None => format!("unknown (`ldd {so}` failed)"),
         };
         Environment {
             cpu,
@@ -285,10 +356,21 @@ fn render_section(
     quick: bool,
     env: &Environment,
     date: String,
+    (begin, end): (&str, &str),
 ) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{BEGIN_MARKER}");
-    let _ = writeln!(s, "## SRTP/SRTCP: `media::srtp` vs libsrtp2\n");
+    let _ = writeln!(s, "{begin}");
+    if begin == BEGIN_MARKER {
+        let _ = writeln!(
+            s,
+            "## SRTP/SRTCP: `media::srtp` vs libsrtp2 (Debian package)\n"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "## SRTP/SRTCP: `media::srtp` vs another libsrtp2 build\n"
+        );
+    }
     let _ = writeln!(s, "- Date (UTC): {date}");
     let _ = writeln!(s, "- Command: `{command}`");
     if quick {
@@ -386,13 +468,17 @@ fn render_section(
             let _ = writeln!(s, "Worst ratio: — (no row has both implementations).");
         }
     }
-    let _ = write!(s, "{END_MARKER}");
+    let _ = write!(s, "{end}");
     s
 }
 
 /// Puts `section` (which includes both markers) in place of the old marked section, or appends
 /// it; creates the file's text with a short header when there is none.
-fn replace_section(old: Option<&str>, section: &str) -> Result<String, String> {
+fn replace_section(
+    old: Option<&str>,
+    section: &str,
+    (begin, end): (&str, &str),
+) -> Result<String, String> {
     let Some(old) = old else {
         return Ok(format!(
             "# Benchmark results\n\nRecorded by `cargo xtask bench …`; each section between its \
@@ -400,9 +486,9 @@ fn replace_section(old: Option<&str>, section: &str) -> Result<String, String> {
              rest of this file is kept.\n\n{section}\n"
         ));
     };
-    match (old.find(BEGIN_MARKER), old.find(END_MARKER)) {
+    match (old.find(begin), old.find(end)) {
         (Some(b), Some(e)) if b < e => {
-            let end = e + END_MARKER.len();
+            let end = e + end.len();
             Ok(format!("{}{section}{}", &old[..b], &old[end..]))
         }
         (None, None) => {
@@ -416,7 +502,7 @@ fn replace_section(old: Option<&str>, section: &str) -> Result<String, String> {
             Ok(format!("{old}{sep}{section}\n"))
         }
         _ => Err(format!(
-            "benches/RESULTS.md has unmatched or misordered `{BEGIN_MARKER}` / `{END_MARKER}` \
+            "benches/RESULTS.md has unmatched or misordered `{begin}` / `{end}` \
              markers; fix them by hand"
         )),
     }
@@ -447,6 +533,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
 
+    const M: (&str, &str) = (BEGIN_MARKER, END_MARKER);
+
     #[test]
     fn dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
@@ -474,23 +562,23 @@ mod tests {
     #[test]
     fn sections() {
         let sec = format!("{BEGIN_MARKER}\nnew\n{END_MARKER}");
-        let created = replace_section(None, &sec).unwrap();
+        let created = replace_section(None, &sec, M).unwrap();
         assert!(created.starts_with("# Benchmark results"));
         assert!(created.ends_with(&format!("{sec}\n")));
         let old = format!("# R\n\nintro\n\n{BEGIN_MARKER}\nold\n{END_MARKER}\n\n## other\nkeep\n");
-        let replaced = replace_section(Some(&old), &sec).unwrap();
+        let replaced = replace_section(Some(&old), &sec, M).unwrap();
         assert_eq!(
             replaced,
             format!("# R\n\nintro\n\n{sec}\n\n## other\nkeep\n")
         );
         // Idempotent.
-        assert_eq!(replace_section(Some(&replaced), &sec).unwrap(), replaced);
+        assert_eq!(replace_section(Some(&replaced), &sec, M).unwrap(), replaced);
         assert_eq!(
-            replace_section(Some("# R\nx\n"), &sec).unwrap(),
+            replace_section(Some("# R\nx\n"), &sec, M).unwrap(),
             format!("# R\nx\n\n{sec}\n")
         );
-        assert!(replace_section(Some(&format!("{END_MARKER}{BEGIN_MARKER}")), &sec).is_err());
-        assert!(replace_section(Some(BEGIN_MARKER), &sec).is_err());
+        assert!(replace_section(Some(&format!("{END_MARKER}{BEGIN_MARKER}")), &sec, M).is_err());
+        assert!(replace_section(Some(BEGIN_MARKER), &sec, M).is_err());
     }
 
     #[test]
@@ -537,7 +625,7 @@ mod tests {
             libsrtp2: "v".into(),
             backend: "b".into(),
         };
-        let s = render_section(&t, "cmd", true, &env, "2024-01-02".into());
+        let s = render_section(&t, "cmd", true, &env, "2024-01-02".into(), M);
         assert!(s.starts_with(BEGIN_MARKER) && s.ends_with(END_MARKER));
         let protect = s.find("| rtp_protect | 172 | 80.0 | 100.0 | 0.800 | **no** |");
         let unprotect = s.find("| rtp_unprotect | 172 | 50.0 | 100.0 | 0.500 | yes |");

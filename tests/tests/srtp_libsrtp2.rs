@@ -109,6 +109,25 @@ impl Keys {
     }
 }
 
+/// A sender and a receiver of each implementation, keyed alike.
+struct Endpoints {
+    ours_tx: Context,
+    ref_tx: Session,
+    ours_rx: Context,
+    ref_rx: Session,
+}
+
+impl Keys {
+    fn endpoints(&self, policy: Policy) -> Endpoints {
+        Endpoints {
+            ours_tx: self.ours(policy),
+            ref_tx: self.reference(Direction::Outbound, policy),
+            ours_rx: self.ours(policy),
+            ref_rx: self.reference(Direction::Inbound, policy),
+        }
+    }
+}
+
 fn with_room(p: &[u8]) -> Vec<u8> {
     let mut b = p.to_vec();
     b.resize(p.len() + MAX_TRAILER, 0);
@@ -145,10 +164,12 @@ fn rtp_both_ways_byte_identical_across_wrap() {
         let keys = Keys::new(suite, n, mki_len, 1);
         let mut policy = Policy::new(suite);
         policy.encrypt_rtcp = enc;
-        let mut ours_tx = keys.ours(policy);
-        let mut ref_tx = keys.reference(Direction::Outbound, policy);
-        let mut ours_rx = keys.ours(policy);
-        let mut ref_rx = keys.reference(Direction::Inbound, policy);
+        let Endpoints {
+            mut ours_tx,
+            mut ref_tx,
+            mut ours_rx,
+            mut ref_rx,
+        } = keys.endpoints(policy);
         for (i, p) in packet_train(200).iter().enumerate() {
             let ctx = format!("{suite} keys={n} mki={mki_len} packet {i}");
             let mut a = with_room(p);
@@ -176,10 +197,12 @@ fn rtcp_both_ways_byte_identical() {
         let keys = Keys::new(suite, n, mki_len, 2);
         let mut policy = Policy::new(suite);
         policy.encrypt_rtcp = enc;
-        let mut ours_tx = keys.ours(policy);
-        let mut ref_tx = keys.reference(Direction::Outbound, policy);
-        let mut ours_rx = keys.ours(policy);
-        let mut ref_rx = keys.reference(Direction::Inbound, policy);
+        let Endpoints {
+            mut ours_tx,
+            mut ref_tx,
+            mut ours_rx,
+            mut ref_rx,
+        } = keys.endpoints(policy);
         if mki_len > 0 && suite.rtp_tag_len() != suite.rtcp_tag_len() {
             // libsrtp2 2.5 looks for the SRTCP MKI using the SRTP tag length (4 bytes for the
             // _32 suites) instead of the SRTCP one (10 bytes, RFC 4568 §6.2.2), so it cannot read
@@ -237,10 +260,12 @@ fn reordered_across_wrap_and_replays_rejected_by_both() {
     for (suite, n, mki_len, _) in variants() {
         let keys = Keys::new(suite, n, mki_len, 4);
         let policy = Policy::new(suite);
-        let mut ours_tx = keys.ours(policy);
-        let mut ref_tx = keys.reference(Direction::Outbound, policy);
-        let mut ours_rx = keys.ours(policy);
-        let mut ref_rx = keys.reference(Direction::Inbound, policy);
+        let Endpoints {
+            mut ours_tx,
+            mut ref_tx,
+            mut ours_rx,
+            mut ref_rx,
+        } = keys.endpoints(policy);
         let train = packet_train(300);
         let mut ours_pkts = Vec::new();
         let mut ref_pkts = Vec::new();
@@ -296,10 +321,12 @@ fn rtcp_replays_rejected_by_both() {
     for suite in Suite::ALL {
         let keys = Keys::new(suite, 1, 0, 5);
         let policy = Policy::new(suite);
-        let mut ours_tx = keys.ours(policy);
-        let mut ref_tx = keys.reference(Direction::Outbound, policy);
-        let mut ours_rx = keys.ours(policy);
-        let mut ref_rx = keys.reference(Direction::Inbound, policy);
+        let Endpoints {
+            mut ours_tx,
+            mut ref_tx,
+            mut ours_rx,
+            mut ref_rx,
+        } = keys.endpoints(policy);
         let p = rtcp(SSRC, 24, 9);
         let mut a = with_room(&p);
         let la = ours_tx.protect_rtcp(&mut a, p.len()).unwrap();
@@ -325,13 +352,15 @@ fn mki_selects_the_key_and_unknown_mki_is_refused_by_both() {
     for suite in Suite::ALL {
         let keys = Keys::new(suite, 3, 2, 6);
         let policy = Policy::new(suite);
-        let mut ours_tx = keys.ours(policy);
+        let Endpoints {
+            mut ours_tx,
+            mut ref_tx,
+            mut ours_rx,
+            mut ref_rx,
+        } = keys.endpoints(policy);
         ours_tx
             .set_active_key(&Mki::new(&keys.mkis[2]).unwrap())
             .unwrap();
-        let mut ref_tx = keys.reference(Direction::Outbound, policy);
-        let mut ours_rx = keys.ours(policy);
-        let mut ref_rx = keys.reference(Direction::Inbound, policy);
         let p = rtp(7, SSRC, 160, 0, None, 1);
         let mut a = with_room(&p);
         let la = ours_tx.protect_rtp(&mut a, p.len()).unwrap();

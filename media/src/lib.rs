@@ -9,6 +9,8 @@
 //! once, when it is created, and protects or unprotects packets in place.
 #![forbid(unsafe_code)]
 
+pub mod relay;
 pub mod rtp;
+pub mod rtp_stats;
 pub mod sdes;
 pub mod srtp;

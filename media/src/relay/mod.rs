@@ -1,0 +1,19 @@
+//! The media relay, sans-IO: what to do with each datagram that arrives on a media port.
+//!
+//! - [`engine`]: the flow table of legs, the transforms (passthrough, SRTP↔RTP, SRTP→SRTP with
+//!   new keys), latching, statistics, inactivity — and the verdict for each datagram.
+//! - [`classify`]: what a datagram is (RTP, RTCP, STUN, DTLS, keepalive, garbage), RFC 7983 /
+//!   RFC 5761.
+//! - [`mux`]: the multiplexed traversal framing between C and E (a 4-byte multiplex id before
+//!   each packet; datagrams under 16 bytes are keepalives).
+//! - [`port_alloc`]: the media port range, handed out as RTP/RTCP pairs with a quarantine.
+//!
+//! The per-core worker runtime (io_uring, socket fallback) that drives the engine is not built
+//! yet.
+pub mod classify;
+pub mod engine;
+pub mod mux;
+pub mod port_alloc;
+
+#[cfg(test)]
+mod tests;

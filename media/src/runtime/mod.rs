@@ -1,0 +1,447 @@
+//! The per-core worker runtime: where media sockets meet the sans-IO relay engine.
+//!
+//! One [`Worker`] is one thread, optionally pinned to a core, that owns a [`Relay`] and the
+//! UDP sockets of every port its legs use. Nothing is shared with other threads: control
+//! requests (allocate, release, update, stats) arrive through a channel and are answered through
+//! a channel; relay events (latched, relatched, inactive) leave through a channel.
+//!
+//! Two backends move the datagrams:
+//! - [`Backend::Uring`]: io_uring (multishot receive into a provided-buffer ring, sends batched
+//!   per submission);
+//! - [`Backend::Sockets`]: the fallback, epoll with `recvmmsg`/`sendmmsg` batches, chosen
+//!   automatically when io_uring is unavailable (a seccomp profile that blocks it, an old
+//!   kernel). The choice is logged by the caller and visible in [`WorkerInfo`].
+//!
+//! Neither backend allocates or locks per datagram: receive buffers are allocated once, per
+//! worker, and reused.
+
+#[allow(unsafe_code)]
+mod sockets;
+#[allow(unsafe_code)]
+mod uring;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::relay::engine::{
+    Event, LegConfig, LegId, LegStats, Relay, RelayConfig, RelayError, Transmit, Verdict,
+};
+
+/// Which I/O backend a worker runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// io_uring.
+    Uring,
+    /// epoll with `recvmmsg`/`sendmmsg`.
+    Sockets,
+}
+
+/// Which backend to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// io_uring where the kernel allows it, else the socket fallback.
+    #[default]
+    Auto,
+    /// io_uring or fail.
+    Uring,
+    /// The socket fallback.
+    Sockets,
+}
+
+/// How a worker is set up.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The address media sockets bind to.
+    pub bind_ip: IpAddr,
+    /// The relay's settings (shared multiplexed ports are bound at start).
+    pub relay: RelayConfig,
+    /// Pin the thread to this CPU.
+    pub core: Option<usize>,
+    /// The backend.
+    pub backend: BackendChoice,
+    /// Datagrams received per batch (and receive buffers per socket batch).
+    pub batch: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            relay: RelayConfig::default(),
+            core: None,
+            backend: BackendChoice::Auto,
+            batch: 32,
+        }
+    }
+}
+
+/// What a worker reports about itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// The backend in use.
+    pub backend: Backend,
+    /// Why the socket fallback was chosen under [`BackendChoice::Auto`], if it was.
+    pub fallback_reason: Option<io::ErrorKind>,
+    /// The core the thread is pinned to.
+    pub core: Option<usize>,
+}
+
+/// Datagram counts of a worker's I/O loop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCounters {
+    /// Datagrams received.
+    pub received: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Sends the kernel refused (counted, never retried).
+    pub send_errors: u64,
+    /// Receive errors other than "nothing to read".
+    pub receive_errors: u64,
+}
+
+/// Why a control request failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// The relay refused it.
+    Relay(RelayError),
+    /// A socket could not be bound or registered (port, error).
+    Socket(u16, io::Error),
+    /// The worker has stopped.
+    WorkerGone,
+}
+
+impl core::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ControlError::Relay(e) => write!(f, "{e}"),
+            ControlError::Socket(port, e) => write!(f, "port {port}: {e}"),
+            ControlError::WorkerGone => f.write_str("the media worker has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+impl From<RelayError> for ControlError {
+    fn from(e: RelayError) -> Self {
+        ControlError::Relay(e)
+    }
+}
+
+type Reply<T> = Sender<Result<T, ControlError>>;
+
+/// A request to a worker.
+enum Control {
+    Allocate(Box<(LegConfig, LegConfig)>, Reply<(LegId, LegId)>),
+    Release(LegId, Reply<()>),
+    UpdateRemote(LegId, Option<SocketAddr>, Option<SocketAddr>, Reply<()>),
+    Stats(LegId, Reply<LegStats>),
+    Io(Reply<IoCounters>),
+    Stop,
+}
+
+/// A handle to a running worker: send it requests, read its events.
+#[derive(Debug)]
+pub struct Worker {
+    control: Sender<Control>,
+    events: Receiver<Event>,
+    info: WorkerInfo,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The backends' common interface, driven by the worker loop.
+pub(crate) trait Io {
+    /// Starts receiving on `socket` (bound to local port `port`).
+    fn add(&mut self, port: u16, socket: UdpSocket) -> io::Result<()>;
+    /// Stops receiving on `port` and closes its socket.
+    fn remove(&mut self, port: u16);
+    /// Waits up to `timeout` for datagrams; hands each to `handle` (the relay), sends what it
+    /// returns. Returns when at least one batch was handled or the timeout passed.
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        handle: &mut dyn FnMut(Datagram<'_>) -> Option<Transmit>,
+    ) -> io::Result<()>;
+    /// The loop's counters.
+    fn counters(&self) -> IoCounters;
+}
+
+/// One received datagram, in a buffer with the relay's headroom and tailroom.
+pub(crate) struct Datagram<'a> {
+    pub(crate) port: u16,
+    pub(crate) src: SocketAddr,
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) start: usize,
+    pub(crate) len: usize,
+}
+
+/// Longest datagram a worker receives (anything longer is truncated by the kernel and dropped).
+pub(crate) const MAX_DATAGRAM: usize = 2048;
+/// Buffer size per datagram: headroom, datagram, tailroom.
+pub(crate) const BUF_SIZE: usize =
+    crate::relay::engine::HEADROOM + MAX_DATAGRAM + crate::relay::engine::TAILROOM;
+
+fn bind(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
+    let s = UdpSocket::bind(SocketAddr::new(ip, port))?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn open_backend(choice: BackendChoice, batch: usize) -> io::Result<(Box<dyn Io>, WorkerInfo)> {
+    let sockets = |reason| -> io::Result<(Box<dyn Io>, WorkerInfo)> {
+        Ok((
+            Box::new(sockets::SocketIo::new(batch)?),
+            WorkerInfo {
+                backend: Backend::Sockets,
+                fallback_reason: reason,
+                core: None,
+            },
+        ))
+    };
+    match choice {
+        BackendChoice::Sockets => sockets(None),
+        BackendChoice::Uring => Ok((
+            Box::new(uring::UringIo::new(batch)?),
+            WorkerInfo {
+                backend: Backend::Uring,
+                fallback_reason: None,
+                core: None,
+            },
+        )),
+        BackendChoice::Auto => match uring::UringIo::new(batch) {
+            Ok(u) => Ok((
+                Box::new(u),
+                WorkerInfo {
+                    backend: Backend::Uring,
+                    fallback_reason: None,
+                    core: None,
+                },
+            )),
+            Err(e) => sockets(Some(e.kind())),
+        },
+    }
+}
+
+impl Worker {
+    /// Starts a worker thread. Fails when the backend cannot start, a shared multiplexed port
+    /// cannot be bound, or the thread cannot be pinned.
+    pub fn spawn(cfg: WorkerConfig) -> io::Result<Worker> {
+        let (control_tx, control_rx) = mpsc::channel();
+        let (event_tx, event_rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel::<io::Result<WorkerInfo>>();
+        let name = format!(
+            "media-{}",
+            cfg.core.map_or("any".to_string(), |c| c.to_string())
+        );
+        let thread = std::thread::Builder::new().name(name).spawn(move || {
+            let started = (|| -> io::Result<(Box<dyn Io>, WorkerInfo)> {
+                if let Some(core) = cfg.core {
+                    sockets::pin_to_core(core)?;
+                }
+                let (mut io, mut info) = open_backend(cfg.backend, cfg.batch.max(1))?;
+                info.core = cfg.core;
+                for &p in &cfg.relay.mux_ports {
+                    io.add(p, bind(cfg.bind_ip, p)?)?;
+                }
+                Ok((io, info))
+            })();
+            match started {
+                Ok((io, info)) => {
+                    if ready_tx.send(Ok(info)).is_ok() {
+                        run(cfg, io, control_rx, event_tx);
+                    }
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        })?;
+        let info = ready_rx
+            .recv()
+            .map_err(|_| io::Error::other("media worker died while starting"))??;
+        Ok(Worker {
+            control: control_tx,
+            events: event_rx,
+            info,
+            thread: Some(thread),
+        })
+    }
+
+    /// The backend and core in use.
+    pub fn info(&self) -> WorkerInfo {
+        self.info
+    }
+
+    fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Control) -> Result<T, ControlError> {
+        let (tx, rx) = mpsc::channel();
+        self.control
+            .send(make(tx))
+            .map_err(|_| ControlError::WorkerGone)?;
+        rx.recv().map_err(|_| ControlError::WorkerGone)?
+    }
+
+    /// Binds the legs' ports and creates the call (see [`Relay::allocate`]).
+    pub fn allocate(&self, a: LegConfig, b: LegConfig) -> Result<(LegId, LegId), ControlError> {
+        self.ask(|r| Control::Allocate(Box::new((a, b)), r))
+    }
+
+    /// Releases a call and closes its sockets.
+    pub fn release(&self, leg: LegId) -> Result<(), ControlError> {
+        self.ask(|r| Control::Release(leg, r))
+    }
+
+    /// New signalled addresses for a leg.
+    pub fn update_remote(
+        &self,
+        leg: LegId,
+        rtp: Option<SocketAddr>,
+        rtcp: Option<SocketAddr>,
+    ) -> Result<(), ControlError> {
+        self.ask(|r| Control::UpdateRemote(leg, rtp, rtcp, r))
+    }
+
+    /// A leg's statistics.
+    pub fn stats(&self, leg: LegId) -> Result<LegStats, ControlError> {
+        self.ask(|r| Control::Stats(leg, r))
+    }
+
+    /// The I/O loop's counters.
+    pub fn io_counters(&self) -> Result<IoCounters, ControlError> {
+        self.ask(Control::Io)
+    }
+
+    /// The next relay event, waiting up to `timeout`.
+    pub fn next_event(&self, timeout: Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// How long the loop waits for datagrams before it looks at control requests and timers.
+const TICK: Duration = Duration::from_millis(5);
+
+fn ports_of(l: &LegConfig) -> impl Iterator<Item = u16> {
+    [Some(l.rtp_port), l.rtcp_port].into_iter().flatten()
+}
+
+fn run(cfg: WorkerConfig, mut io: Box<dyn Io>, control: Receiver<Control>, events: Sender<Event>) {
+    let mut relay = Relay::new(cfg.relay.clone());
+    let mux_ports = cfg.relay.mux_ports.clone();
+    // Each leg -> its peer and the ports the call holds, to close them on release.
+    let mut calls: std::collections::HashMap<LegId, (LegId, Vec<u16>)> =
+        std::collections::HashMap::new();
+    loop {
+        // Control requests first: they are rare and must not wait behind traffic.
+        loop {
+            let req = match control.try_recv() {
+                Ok(r) => r,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            };
+            let now = Instant::now();
+            match req {
+                Control::Stop => return,
+                Control::Allocate(legs, reply) => {
+                    let (a, b) = *legs;
+                    let own: Vec<u16> = ports_of(&a)
+                        .chain(ports_of(&b))
+                        .filter(|p| !mux_ports.contains(p))
+                        .collect();
+                    let r = allocate(&mut relay, io.as_mut(), cfg.bind_ip, now, a, b, &own);
+                    if let Ok((x, y)) = r {
+                        calls.insert(x, (y, own.clone()));
+                        calls.insert(y, (x, own));
+                    }
+                    let _ = reply.send(r);
+                }
+                Control::Release(leg, reply) => {
+                    let r = relay.release(leg);
+                    if r.is_ok() {
+                        if let Some((peer, ports)) = calls.remove(&leg) {
+                            calls.remove(&peer);
+                            for p in ports {
+                                io.remove(p);
+                            }
+                        }
+                    }
+                    let _ = reply.send(r.map_err(ControlError::from));
+                }
+                Control::UpdateRemote(leg, rtp, rtcp, reply) => {
+                    let _ = reply.send(
+                        relay
+                            .update_remote(leg, rtp, rtcp)
+                            .map_err(ControlError::from),
+                    );
+                }
+                Control::Stats(leg, reply) => {
+                    let _ = reply.send(relay.stats(leg).map_err(ControlError::from));
+                }
+                Control::Io(reply) => {
+                    let _ = reply.send(Ok(io.counters()));
+                }
+            }
+        }
+        let timeout = relay.poll_timeout().map_or(TICK, |t| {
+            t.saturating_duration_since(Instant::now()).min(TICK)
+        });
+        let mut handle = |d: Datagram<'_>| -> Option<Transmit> {
+            match relay.handle_datagram(Instant::now(), d.port, d.src, d.buf, d.start, d.len) {
+                Verdict::Forward(t) => Some(t),
+                Verdict::Keepalive | Verdict::Drop(_) => None,
+            }
+        };
+        if io.poll(timeout, &mut handle).is_err() {
+            // The loop keeps going: one socket's error must not stop every call.
+        }
+        let now = Instant::now();
+        if relay.poll_timeout().is_some_and(|t| t <= now) {
+            relay.handle_timeout(now);
+        }
+        while let Some(e) = relay.poll_event() {
+            if events.send(e).is_err() {
+                // Nobody listens for events; keep relaying.
+            }
+        }
+    }
+}
+
+fn allocate(
+    relay: &mut Relay,
+    io: &mut dyn Io,
+    ip: IpAddr,
+    now: Instant,
+    a: LegConfig,
+    b: LegConfig,
+    own: &[u16],
+) -> Result<(LegId, LegId), ControlError> {
+    let mut bound = Vec::new();
+    for &p in own {
+        match bind(ip, p).and_then(|s| io.add(p, s)) {
+            Ok(()) => bound.push(p),
+            Err(e) => {
+                for q in bound {
+                    io.remove(q);
+                }
+                return Err(ControlError::Socket(p, e));
+            }
+        }
+    }
+    relay.allocate(now, a, b).map_err(|e| {
+        for &q in &bound {
+            io.remove(q);
+        }
+        ControlError::Relay(e)
+    })
+}

@@ -1,10 +1,12 @@
 //! `edge`: the portico edge binary.
 //!
-//! Today it carries the media plane's SRTP engine only; the E and C roles, the admin API and the
-//! rest of the CLI (`run`, `status`, `csr`, `doctor`, `relay`, `loadgen`) arrive with the issues
-//! that build them. `edge srtp-demo` exercises what exists, for real.
+//! Today it carries the media plane: `edge srtp-demo` (the SRTP engine, every suite) and
+//! `edge relay` (one media worker driven through a control socket). The E and C roles, the
+//! admin API and the rest of the CLI (`run`, `status`, `csr`, `doctor`, `loadgen`) arrive with
+//! the issues that build them.
 #![forbid(unsafe_code)]
 
+mod relay_cmd;
 mod srtp_demo;
 
 use std::process::ExitCode;
@@ -18,6 +20,11 @@ commands:
       line back, key a sender and a receiver from it, and send N RTP packets of BYTES bytes
       (default 100000 packets of 172 bytes: G.711, 20 ms) through protect and unprotect,
       checking every packet arrives unchanged. Prints the wall time per packet.
+  relay [--control PATH] [--bind IP] [--core N] [--backend auto|uring|sockets]
+        [--mux-ports P,P] [--inactivity SECONDS]
+      Runs the media relay alone (one worker), driven through a Unix control socket that takes
+      one JSON request per line (allocate, release, update, stats, info; see edge/src/relay_cmd.rs).
+      Default control socket /run/portico-relay.sock, bind 127.0.0.1, backend auto.
   version
       Prints the version.
   help
@@ -33,6 +40,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "srtp-demo" => srtp_demo::Options::parse(rest).and_then(|o| srtp_demo::run(&o)),
+        "relay" => relay_cmd::Options::parse(rest).and_then(relay_cmd::run),
         "version" | "--version" | "-V" => {
             println!("edge {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -140,6 +140,21 @@ pub struct LegId {
     generation: u32,
 }
 
+impl LegId {
+    /// The id as one number, for control protocols and logs.
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The id a [`LegId::to_u64`] number names (the relay checks it names a live leg).
+    pub fn from_u64(v: u64) -> LegId {
+        LegId {
+            index: v as u32,
+            generation: (v >> 32) as u32,
+        }
+    }
+}
+
 /// Why a control request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

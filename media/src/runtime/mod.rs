@@ -148,7 +148,8 @@ enum Control {
 #[derive(Debug)]
 pub struct Worker {
     control: Sender<Control>,
-    events: Receiver<Event>,
+    /// Behind a mutex so a `Worker` can be shared by control threads (never on the packet path).
+    events: std::sync::Mutex<Receiver<Event>>,
     info: WorkerInfo,
     thread: Option<JoinHandle<()>>,
 }
@@ -265,7 +266,7 @@ impl Worker {
             .map_err(|_| io::Error::other("media worker died while starting"))??;
         Ok(Worker {
             control: control_tx,
-            events: event_rx,
+            events: std::sync::Mutex::new(event_rx),
             info,
             thread: Some(thread),
         })
@@ -316,7 +317,8 @@ impl Worker {
 
     /// The next relay event, waiting up to `timeout`.
     pub fn next_event(&self, timeout: Duration) -> Option<Event> {
-        self.events.recv_timeout(timeout).ok()
+        let rx = self.events.lock().ok()?;
+        rx.recv_timeout(timeout).ok()
     }
 }
 

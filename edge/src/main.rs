@@ -1,11 +1,13 @@
 //! `edge`: the portico edge binary.
 //!
 //! Today it carries the media plane: `edge srtp-demo` (the SRTP engine, every suite) and
-//! `edge relay` (one media worker driven through a control socket). The E and C roles, the
-//! admin API and the rest of the CLI (`run`, `status`, `csr`, `doctor`, `loadgen`) arrive with
+//! `edge relay` (one media worker driven through a control socket) and `edge loadgen` (calls
+//! through such a relay, measured). The E and C roles, the
+//! admin API and the rest of the CLI (`run`, `status`, `csr`, `doctor`) arrive with
 //! the issues that build them.
 #![forbid(unsafe_code)]
 
+mod loadgen;
 mod relay_cmd;
 mod srtp_demo;
 
@@ -25,6 +27,11 @@ commands:
       Runs the media relay alone (one worker), driven through a Unix control socket that takes
       one JSON request per line (allocate, release, update, stats, info; see edge/src/relay_cmd.rs).
       Default control socket /run/portico-relay.sock, bind 127.0.0.1, backend auto.
+  loadgen [--control PATH] [--calls N] [--seconds S] [--pps N] [--size BYTES]
+          [--suite NAME|plain] [--core N] [--relay-ip IP] [--port-base PORT] [--no-verify]
+      Sets N calls up on an `edge relay` (default 100 calls, 10 s, 50 pps, 172 bytes,
+      AES_CM_128_HMAC_SHA1_80; ports from 40000, 4 per call), sends both directions, and prints
+      loss, reordering, jitter and one-way added latency percentiles as JSON.
   version
       Prints the version.
   help
@@ -41,6 +48,9 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "srtp-demo" => srtp_demo::Options::parse(rest).and_then(|o| srtp_demo::run(&o)),
         "relay" => relay_cmd::Options::parse(rest).and_then(relay_cmd::run),
+        "loadgen" => loadgen::Options::parse(rest)
+            .and_then(|o| loadgen::run(&o))
+            .map(|summary| println!("{summary:#}")),
         "version" | "--version" | "-V" => {
             println!("edge {}", env!("CARGO_PKG_VERSION"));
             Ok(())

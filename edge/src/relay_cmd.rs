@@ -135,7 +135,7 @@ pub(crate) fn run(o: Options) -> Result<(), String> {
     Ok(())
 }
 
-fn serve(worker: &Worker, stream: UnixStream) {
+pub(crate) fn serve(worker: &Worker, stream: UnixStream) {
     let Ok(mut out) = stream.try_clone() else {
         return;
     };
@@ -261,16 +261,17 @@ pub(crate) fn leg_config(v: &Value) -> Result<LegConfig, String> {
         ),
     };
     if let Some(l) = v["latch"].as_str() {
-        leg.latch =
-            match l {
-                "authenticated" => LatchPolicy::Authenticated,
-                "signalled_ip" => LatchPolicy::SignalledIp,
-                "first_packet" => LatchPolicy::FirstPacket,
-                "fixed" => LatchPolicy::Fixed,
-                other => return Err(format!(
+        leg.latch = match l {
+            "authenticated" => LatchPolicy::Authenticated,
+            "signalled_ip" => LatchPolicy::SignalledIp,
+            "first_packet" => LatchPolicy::FirstPacket,
+            "fixed" => LatchPolicy::Fixed,
+            other => {
+                return Err(format!(
                     "latch {other:?}: expected authenticated, signalled_ip, first_packet or fixed"
-                )),
-            };
+                ))
+            }
+        };
     }
     leg.srtp_in = srtp(&v["srtp_in"], "srtp_in")?;
     leg.srtp_out = srtp(&v["srtp_out"], "srtp_out")?;

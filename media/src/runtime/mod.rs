@@ -20,6 +20,8 @@ mod sockets;
 #[allow(unsafe_code)]
 mod uring;
 
+pub use sockets::{pin_to_core, UdpBatch, BATCH_DATAGRAM};
+
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};

@@ -339,7 +339,7 @@ pub(crate) fn write_sockaddr(addr: &SocketAddr, s: &mut libc::sockaddr_storage) 
 }
 
 /// Pins the calling thread to `core`.
-pub(crate) fn pin_to_core(core: usize) -> io::Result<()> {
+pub fn pin_to_core(core: usize) -> io::Result<()> {
     // SAFETY: cpu_set_t is a plain bit set; all-zero is the empty set.
     let mut set: libc::cpu_set_t = unsafe { zeroed() };
     if core >= 8 * size_of::<libc::cpu_set_t>() {
@@ -356,6 +356,160 @@ pub(crate) fn pin_to_core(core: usize) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A UDP socket that sends and receives in batches (`sendmmsg`/`recvmmsg`), for load
+/// generators and test peers. Buffers are allocated once.
+pub struct UdpBatch {
+    socket: UdpSocket,
+    capacity: usize,
+    bufs: Box<[u8]>,
+    names: Box<[libc::sockaddr_storage]>,
+    iov: Box<[libc::iovec]>,
+    msgs: Box<[libc::mmsghdr]>,
+    lens: Box<[usize]>,
+}
+
+impl core::fmt::Debug for UdpBatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("UdpBatch")
+            .field("socket", &self.socket)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: the raw pointers in the iovec/mmsghdr arrays point only into this struct's own boxed
+// buffers and are rewritten before each call; the struct is used by one thread at a time.
+unsafe impl Send for UdpBatch {}
+
+/// Longest datagram a [`UdpBatch`] receives.
+pub const BATCH_DATAGRAM: usize = 2048;
+
+impl UdpBatch {
+    /// Wraps `socket` (made non-blocking) for batches of up to `capacity` datagrams.
+    pub fn new(socket: UdpSocket, capacity: usize) -> io::Result<UdpBatch> {
+        socket.set_nonblocking(true)?;
+        let capacity = capacity.max(1);
+        // SAFETY: all-zero is a valid value for these plain C structs.
+        let zero_storage: libc::sockaddr_storage = unsafe { zeroed() };
+        // SAFETY: as above.
+        let zero_msg: libc::mmsghdr = unsafe { zeroed() };
+        let zero_iov = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        Ok(UdpBatch {
+            socket,
+            capacity,
+            bufs: vec![0u8; capacity * BATCH_DATAGRAM].into_boxed_slice(),
+            names: vec![zero_storage; capacity].into_boxed_slice(),
+            iov: vec![zero_iov; capacity].into_boxed_slice(),
+            msgs: vec![zero_msg; capacity].into_boxed_slice(),
+            lens: vec![0; capacity].into_boxed_slice(),
+        })
+    }
+
+    /// The socket's local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Sends up to `capacity` datagrams in one `sendmmsg`; returns how many the kernel took
+    /// (0 when its buffer is full).
+    pub fn send(&mut self, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
+        let n = datagrams.len().min(self.capacity);
+        for (i, (dst, data)) in datagrams[..n].iter().enumerate() {
+            self.iov[i] = libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            };
+            let len = write_sockaddr(dst, &mut self.names[i]);
+            let h = &mut self.msgs[i].msg_hdr;
+            h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = len;
+            h.msg_iov = &mut self.iov[i];
+            h.msg_iovlen = 1;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            h.msg_flags = 0;
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        // SAFETY: msgs[..n] are initialised; their iovecs point at the caller's slices, which
+        // outlive this call, and are only read by the kernel.
+        let r = unsafe {
+            libc::sendmmsg(
+                self.socket.as_raw_fd(),
+                self.msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(e)
+            };
+        }
+        Ok(r as usize)
+    }
+
+    /// Receives up to `capacity` datagrams without waiting; calls `f(src, datagram)` for each
+    /// and returns how many there were.
+    pub fn recv(&mut self, mut f: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
+        for i in 0..self.capacity {
+            self.iov[i] = libc::iovec {
+                iov_base: self.bufs[i * BATCH_DATAGRAM..].as_mut_ptr().cast(),
+                iov_len: BATCH_DATAGRAM,
+            };
+            let h = &mut self.msgs[i].msg_hdr;
+            h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut self.iov[i];
+            h.msg_iovlen = 1;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            h.msg_flags = 0;
+        }
+        // SAFETY: msgs holds `capacity` initialised headers pointing into our own buffers, each
+        // iovec exactly one buffer slot long.
+        let r = unsafe {
+            libc::recvmmsg(
+                self.socket.as_raw_fd(),
+                self.msgs.as_mut_ptr(),
+                self.capacity as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(e)
+            };
+        }
+        let n = r as usize;
+        for i in 0..n {
+            self.lens[i] = self.msgs[i].msg_len as usize;
+        }
+        for i in 0..n {
+            let Some(src) = read_sockaddr(&self.names[i], self.msgs[i].msg_hdr.msg_namelen) else {
+                continue;
+            };
+            let len = self.lens[i].min(BATCH_DATAGRAM);
+            f(
+                src,
+                &self.bufs[i * BATCH_DATAGRAM..i * BATCH_DATAGRAM + len],
+            );
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,573 @@
+//! `edge loadgen`: N concurrent bidirectional RTP streams through a relay, measured.
+//!
+//! Each call has two ends in this process: the **client** (outside: SRTP, or plain with
+//! `--suite plain`) and the **phone** (inside: plain RTP). The calls are set up on an
+//! `edge relay` through its control socket: the outside leg unprotects/protects with the call's
+//! keys and latches on authenticated packets, the inside leg sends to the phone. Every 1/pps
+//! seconds each end of each call sends one packet (calls are spread evenly over the interval),
+//! so the relay sees `2 × calls × pps` packets per second.
+//!
+//! Client packets are protected before the run starts (one per sequence number); phone packets
+//! are a per-call template whose sequence number and timestamp are written at send time. Sends
+//! go out in `sendmmsg` batches, receives come in `recvmmsg` batches. The generator records when
+//! each packet left; the receiving end computes one-way added latency (receive time minus send
+//! time, both on this host's monotonic clock), loss, reordering and RFC 3550 interarrival
+//! jitter. The summary is one JSON object on stdout.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use media::rtp_stats::RtpReceiveStats;
+use media::runtime::{pin_to_core, UdpBatch};
+use media::sdes::CryptoAttribute;
+use media::srtp::{Context, MasterKey, Policy, Suite};
+use serde_json::{json, Value};
+
+/// Options of `edge loadgen`.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) control: PathBuf,
+    pub(crate) calls: usize,
+    pub(crate) seconds: f64,
+    pub(crate) pps: u32,
+    pub(crate) size: usize,
+    /// `None`: plain RTP on both sides (the relay passes through).
+    pub(crate) suite: Option<Suite>,
+    pub(crate) core: Option<usize>,
+    pub(crate) relay_ip: std::net::IpAddr,
+    pub(crate) port_base: u16,
+    pub(crate) verify: bool,
+}
+
+impl Options {
+    pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
+        let mut o = Options {
+            control: PathBuf::from("/run/portico-relay.sock"),
+            calls: 100,
+            seconds: 10.0,
+            pps: 50,
+            size: 172,
+            suite: Some(Suite::AesCm128HmacSha1_80),
+            core: None,
+            relay_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            port_base: 40000,
+            verify: true,
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            if flag == "--no-verify" {
+                o.verify = false;
+                continue;
+            }
+            let v = it
+                .next()
+                .ok_or_else(|| format!("loadgen: {flag} needs a value"))?;
+            let bad = |what: &str| format!("loadgen: {flag} {v:?}: {what}");
+            match flag.as_str() {
+                "--control" => o.control = PathBuf::from(v),
+                "--calls" => o.calls = v.parse().map_err(|_| bad("not a count"))?,
+                "--seconds" => o.seconds = v.parse().map_err(|_| bad("not seconds"))?,
+                "--pps" => o.pps = v.parse().map_err(|_| bad("not packets per second"))?,
+                "--size" => o.size = v.parse().map_err(|_| bad("not a byte count"))?,
+                "--suite" => {
+                    o.suite = if v == "plain" {
+                        None
+                    } else {
+                        Some(
+                            Suite::from_sdes_name(v)
+                                .ok_or_else(|| bad("not an SRTP suite or plain"))?,
+                        )
+                    }
+                }
+                "--core" => o.core = Some(v.parse().map_err(|_| bad("not a CPU number"))?),
+                "--relay-ip" => o.relay_ip = v.parse().map_err(|_| bad("not an IP address"))?,
+                "--port-base" => o.port_base = v.parse().map_err(|_| bad("not a port"))?,
+                other => return Err(format!("loadgen: unknown option {other:?}")),
+            }
+        }
+        if o.calls == 0 || o.pps == 0 || o.seconds.is_nan() || o.seconds <= 0.0 {
+            return Err("loadgen: --calls, --pps and --seconds must be positive".into());
+        }
+        if !(12..=1400).contains(&o.size) {
+            return Err(format!(
+                "loadgen: --size must be 12 to 1400 bytes, got {}",
+                o.size
+            ));
+        }
+        let per_call = (o.seconds * f64::from(o.pps)).ceil();
+        if per_call > 65_000.0 {
+            return Err("loadgen: --seconds × --pps must stay under 65000 packets per call".into());
+        }
+        let last_port = u32::from(o.port_base) + 4 * o.calls as u32;
+        if last_port > 65_535 || !o.port_base.is_multiple_of(2) {
+            return Err(format!(
+                "loadgen: --port-base {} must be even and leave 4 ports per call below 65536",
+                o.port_base
+            ));
+        }
+        Ok(o)
+    }
+
+    fn packets_per_call(&self) -> usize {
+        (self.seconds * f64::from(self.pps)).ceil() as usize
+    }
+}
+
+/// A control-socket client.
+struct Control {
+    out: UnixStream,
+    lines: std::io::Lines<BufReader<UnixStream>>,
+}
+
+impl Control {
+    fn connect(path: &PathBuf) -> Result<Control, String> {
+        let s = UnixStream::connect(path)
+            .map_err(|e| format!("loadgen: control {}: {e}", path.display()))?;
+        let r = s.try_clone().map_err(|e| e.to_string())?;
+        Ok(Control {
+            out: s,
+            lines: BufReader::new(r).lines(),
+        })
+    }
+
+    fn ask(&mut self, req: &Value) -> Result<Value, String> {
+        writeln!(self.out, "{req}").map_err(|e| format!("loadgen: control write: {e}"))?;
+        let line = self
+            .lines
+            .next()
+            .ok_or("loadgen: control socket closed")?
+            .map_err(|e| format!("loadgen: control read: {e}"))?;
+        let v: Value =
+            serde_json::from_str(&line).map_err(|e| format!("loadgen: control reply: {e}"))?;
+        if v["ok"] == true {
+            Ok(v)
+        } else {
+            Err(format!(
+                "loadgen: relay refused {}: {}",
+                req["op"], v["error"]
+            ))
+        }
+    }
+}
+
+/// One end's receive-side measurements, per call.
+struct Receiver {
+    stats: Vec<RtpReceiveStats>,
+    received: Vec<u64>,
+    highest: Vec<Option<u16>>,
+    reordered: u64,
+    auth_failures: u64,
+    unknown: u64,
+    latencies_us: Vec<u32>,
+}
+
+impl Receiver {
+    fn new(calls: usize, expected: usize) -> Receiver {
+        Receiver {
+            stats: (0..calls).map(|_| RtpReceiveStats::new(8000)).collect(),
+            received: vec![0; calls],
+            highest: vec![None; calls],
+            reordered: 0,
+            auth_failures: 0,
+            unknown: 0,
+            latencies_us: Vec::with_capacity(expected),
+        }
+    }
+
+    fn on_packet(
+        &mut self,
+        call: usize,
+        seq: u16,
+        ts: u32,
+        sent_at: Option<Instant>,
+        now: Instant,
+    ) {
+        self.received[call] += 1;
+        match self.highest[call] {
+            Some(h) if seq.wrapping_sub(h) as i16 <= 0 => self.reordered += 1,
+            _ => self.highest[call] = Some(seq),
+        }
+        let _ = self.stats[call].on_packet(seq, ts, now);
+        if let Some(t) = sent_at {
+            let us = now.saturating_duration_since(t).as_micros();
+            self.latencies_us.push(us.min(u128::from(u32::MAX)) as u32);
+        }
+    }
+
+    fn summary(&mut self, sent: u64) -> Value {
+        let received: u64 = self.received.iter().sum();
+        self.latencies_us.sort_unstable();
+        let pct = |p: f64| -> Option<u32> {
+            let n = self.latencies_us.len();
+            (n > 0).then(|| self.latencies_us[((n as f64 - 1.0) * p).round() as usize])
+        };
+        let mut jitters: Vec<u64> = self
+            .stats
+            .iter()
+            .map(|s| s.snapshot().jitter_us)
+            .collect();
+        jitters.sort_unstable();
+        let jp = |p: f64| {
+            jitters
+                .get(((jitters.len().saturating_sub(1)) as f64 * p).round() as usize)
+                .copied()
+        };
+        json!({
+            "sent": sent,
+            "received": received,
+            "loss_ratio": if sent > 0 { 1.0 - received as f64 / sent as f64 } else { 0.0 },
+            "reordered": self.reordered,
+            "auth_failures": self.auth_failures,
+            "unknown_source": self.unknown,
+            "latency_us": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0)},
+            "jitter_us_per_call": {"p50": jp(0.5), "p99": jp(0.99), "max": jp(1.0)},
+        })
+    }
+}
+
+fn rtp_header(buf: &mut [u8], seq: u16, ssrc: u32) {
+    buf[0] = 0x80;
+    buf[1] = 0;
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    buf[4..8].copy_from_slice(&(u32::from(seq).wrapping_mul(160)).to_be_bytes());
+    buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
+}
+
+/// CPU time (user + system) this process has used, from /proc/self/stat.
+pub(crate) fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+pub(crate) fn run(o: &Options) -> Result<Value, String> {
+    if let Some(c) = o.core {
+        pin_to_core(c).map_err(|e| format!("loadgen: pin to core {c}: {e}"))?;
+    }
+    let bind = |what: &str| {
+        UdpSocket::bind(SocketAddr::new(o.relay_ip, 0))
+            .and_then(|s| UdpBatch::new(s, 64))
+            .map_err(|e| format!("loadgen: {what} socket: {e}"))
+    };
+    let mut client = bind("client")?;
+    let mut phone = bind("phone")?;
+    let client_addr = client.local_addr().map_err(|e| e.to_string())?;
+    let phone_addr = phone.local_addr().map_err(|e| e.to_string())?;
+    let mut control = Control::connect(&o.control)?;
+    let k = o.packets_per_call();
+    let n = o.calls;
+
+    // Set up the calls and the client packets.
+    let mut legs = Vec::with_capacity(n);
+    let mut client_rx: Vec<Option<Context>> = Vec::with_capacity(n);
+    let mut client_packets: Vec<Vec<u8>> = Vec::with_capacity(n * k);
+    let mut client_lens: Vec<usize> = Vec::with_capacity(n * k);
+    for i in 0..n {
+        let out_port = o.port_base + 4 * i as u16;
+        let in_port = out_port + 2;
+        let ssrc = 0x1000_0000 | i as u32;
+        let (a, mut tx, rx) = match o.suite {
+            Some(suite) => {
+                let up = MasterKey::random(suite).map_err(|e| e.to_string())?;
+                let down = MasterKey::random(suite).map_err(|e| e.to_string())?;
+                let sdes = |k: &MasterKey| CryptoAttribute::new(1, k.clone(), None).to_string();
+                let ctx = |k: &MasterKey| {
+                    Context::new(Policy::new(suite), &[(k.clone(), None)])
+                        .map_err(|e| e.to_string())
+                };
+                (
+                    json!({"rtp_port": out_port, "rtcp_port": null, "latch": "authenticated",
+                           "srtp_in": sdes(&up), "srtp_out": sdes(&down)}),
+                    Some(ctx(&up)?),
+                    Some(ctx(&down)?),
+                )
+            }
+            None => (
+                json!({"rtp_port": out_port, "rtcp_port": null, "remote": client_addr.to_string(), "latch": "fixed"}),
+                None,
+                None,
+            ),
+        };
+        let b = json!({"rtp_port": in_port, "rtcp_port": null, "remote": phone_addr.to_string(), "latch": "fixed"});
+        let r = control.ask(&json!({"op": "allocate", "a": a, "b": b}))?;
+        legs.push(r["legs"][0].as_u64().ok_or("loadgen: no leg id in reply")?);
+        client_rx.push(rx);
+        for j in 0..k {
+            let mut p = vec![0u8; o.size + 16];
+            rtp_header(&mut p, j as u16, ssrc);
+            let len = match tx.as_mut() {
+                Some(c) => c
+                    .protect_rtp(&mut p, o.size)
+                    .map_err(|e| format!("loadgen: protect: {e}"))?,
+                None => o.size,
+            };
+            client_packets.push(p);
+            client_lens.push(len);
+        }
+    }
+    let relay = |port: u16| SocketAddr::new(o.relay_ip, port);
+
+    // Send and receive.
+    let interval = Duration::from_secs_f64(1.0 / f64::from(o.pps));
+    let mut phone_packets: Vec<[u8; 1400]> = vec![[0u8; 1400]; n];
+    let mut sent_client: Vec<Option<Instant>> = vec![None; n * k];
+    let mut sent_phone: Vec<Option<Instant>> = vec![None; n * k];
+    let mut at_phone = Receiver::new(n, n * k);
+    let mut at_client = Receiver::new(n, n * k);
+    let (mut sent_up, mut sent_down) = (0u64, 0u64);
+    let cpu0 = process_cpu();
+    let start = Instant::now() + Duration::from_millis(50);
+    let total = n * k;
+    let mut next = 0usize; // index over (tick j, call i): j * n + i
+    let mut batch_up: Vec<(SocketAddr, usize)> = Vec::with_capacity(64);
+    let mut batch_down: Vec<(SocketAddr, usize)> = Vec::with_capacity(64);
+    let drain_until =
+        |now: Instant| now > start + interval * (k as u32) + Duration::from_millis(500);
+    let call_of = |port: u16, offset: u16| -> Option<usize> {
+        let d = port.checked_sub(o.port_base + offset)?;
+        (d % 4 == 0)
+            .then_some(usize::from(d / 4))
+            .filter(|&c| c < n)
+    };
+    loop {
+        let now = Instant::now();
+        while next < total && batch_up.len() < 64 {
+            let (j, i) = (next / n, next % n);
+            let due = start + interval * (j as u32) + interval.mul_f64(i as f64 / n as f64);
+            if due > now {
+                break;
+            }
+            batch_up.push((relay(o.port_base + 4 * i as u16), next));
+            batch_down.push((relay(o.port_base + 4 * i as u16 + 2), next));
+            next += 1;
+        }
+        if !batch_up.is_empty() {
+            let t = Instant::now();
+            let up: Vec<(SocketAddr, &[u8])> = batch_up
+                .iter()
+                .map(|&(dst, idx)| {
+                    // Sends are numbered tick-major (j * n + i); packets are stored per call.
+                    let p = (idx % n) * k + idx / n;
+                    (dst, &client_packets[p][..client_lens[p]])
+                })
+                .collect();
+            let mut off = 0;
+            while off < up.len() {
+                match client.send(&up[off..]) {
+                    Ok(0) => std::thread::yield_now(),
+                    Ok(m) => off += m,
+                    Err(e) => return Err(format!("loadgen: send: {e}")),
+                }
+            }
+            for &(_, idx) in &batch_up {
+                sent_client[idx] = Some(t);
+            }
+            sent_up += up.len() as u64;
+            for &(_, idx) in &batch_down {
+                let (j, i) = (idx / n, idx % n);
+                rtp_header(&mut phone_packets[i], j as u16, 0x2000_0000 | i as u32);
+            }
+            let t = Instant::now();
+            let down: Vec<(SocketAddr, &[u8])> = batch_down
+                .iter()
+                .map(|&(dst, idx)| (dst, &phone_packets[idx % n][..o.size]))
+                .collect();
+            let mut off = 0;
+            while off < down.len() {
+                match phone.send(&down[off..]) {
+                    Ok(0) => std::thread::yield_now(),
+                    Ok(m) => off += m,
+                    Err(e) => return Err(format!("loadgen: send: {e}")),
+                }
+            }
+            for &(_, idx) in &batch_down {
+                sent_phone[idx] = Some(t);
+            }
+            sent_down += down.len() as u64;
+            batch_up.clear();
+            batch_down.clear();
+        }
+        // Receive at the phone (client -> relay -> phone) and at the client (phone -> relay ->
+        // client).
+        let now = Instant::now();
+        let mut got = 0;
+        got += phone
+            .recv(|src, d| {
+                let (Some(call), true) = (call_of(src.port(), 2), d.len() >= 12) else {
+                    at_phone.unknown += 1;
+                    return;
+                };
+                let seq = u16::from_be_bytes([d[2], d[3]]);
+                let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+                let idx = usize::from(seq) * n + call;
+                at_phone.on_packet(call, seq, ts, sent_client.get(idx).copied().flatten(), now);
+            })
+            .map_err(|e| format!("loadgen: receive: {e}"))?;
+        got += client
+            .recv(|src, d| {
+                let (Some(call), true) = (call_of(src.port(), 0), d.len() >= 12) else {
+                    at_client.unknown += 1;
+                    return;
+                };
+                if o.verify {
+                    if let Some(ctx) = client_rx[call].as_mut() {
+                        let mut b = [0u8; 1500];
+                        let l = d.len().min(1500);
+                        b[..l].copy_from_slice(&d[..l]);
+                        if ctx.unprotect_rtp(&mut b[..l]).is_err() {
+                            at_client.auth_failures += 1;
+                            return;
+                        }
+                    }
+                }
+                let seq = u16::from_be_bytes([d[2], d[3]]);
+                let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+                let idx = usize::from(seq) * n + call;
+                at_client.on_packet(call, seq, ts, sent_phone.get(idx).copied().flatten(), now);
+            })
+            .map_err(|e| format!("loadgen: receive: {e}"))?;
+        if next >= total && drain_until(now) {
+            break;
+        }
+        if got == 0 && batch_up.is_empty() {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+    let cpu = process_cpu().zip(cpu0).map(|(a, b)| a.saturating_sub(b));
+    let relay_info = control.ask(&json!({"op": "info"})).ok();
+    let mut relay_drops = serde_json::Map::new();
+    for &leg in &legs {
+        if let Ok(v) = control.ask(&json!({"op": "stats", "leg": leg})) {
+            if let Some(d) = v["stats"]["dropped"].as_object() {
+                for (reason, count) in d {
+                    let c = relay_drops.get(reason).and_then(Value::as_u64).unwrap_or(0);
+                    relay_drops.insert(reason.clone(), json!(c + count.as_u64().unwrap_or(0)));
+                }
+            }
+        }
+    }
+    for leg in legs {
+        let _ = control.ask(&json!({"op": "release", "leg": leg}));
+    }
+    Ok(json!({
+        "calls": n,
+        "pps_per_direction": o.pps,
+        "seconds": o.seconds,
+        "size": o.size,
+        "suite": o.suite.map_or("plain".to_string(), |s| s.sdes_name().to_string()),
+        "offered_pps": 2.0 * n as f64 * f64::from(o.pps),
+        "client_to_phone": at_phone.summary(sent_up),
+        "phone_to_client": at_client.summary(sent_down),
+        "loadgen_cpu_seconds": cpu.map(|c| c.as_secs_f64()),
+        "relay": relay_info,
+        "relay_outside_drops": relay_drops,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A relay worker in this process behind a control socket, and the generator through it:
+    /// every packet arrives, each way, and the numbers hold together.
+    #[test]
+    fn calls_through_a_relay() {
+        use media::runtime::{BackendChoice, Worker, WorkerConfig};
+        use std::os::unix::net::UnixListener;
+        for suite in [Some(Suite::AesCm128HmacSha1_80), None] {
+            let worker = Worker::spawn(WorkerConfig {
+                backend: BackendChoice::Sockets,
+                ..WorkerConfig::default()
+            })
+            .unwrap();
+            let dir = std::env::temp_dir().join(format!(
+                "portico-loadgen-{}-{}",
+                std::process::id(),
+                suite.is_some()
+            ));
+            let _ = std::fs::create_dir_all(&dir);
+            let path = dir.join("control.sock");
+            let _ = std::fs::remove_file(&path);
+            let listener = UnixListener::bind(&path).unwrap();
+            let server = std::thread::spawn(move || {
+                let (s, _) = listener.accept().unwrap();
+                crate::relay_cmd::serve(&worker, s);
+            });
+            // Ports: a free even base with room for 10 calls.
+            let base = loop {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let p = s.local_addr().unwrap().port();
+                drop(s);
+                if p.is_multiple_of(2)
+                    && p < 65000
+                    && (p..p + 40).all(|q| UdpSocket::bind(("127.0.0.1", q)).is_ok())
+                {
+                    break p;
+                }
+            };
+            let o = Options {
+                control: path.clone(),
+                calls: 10,
+                seconds: 1.0,
+                port_base: base,
+                suite,
+                ..Options::parse(&[]).unwrap()
+            };
+            let r = run(&o).unwrap();
+            for dir in ["client_to_phone", "phone_to_client"] {
+                let d = &r[dir];
+                assert_eq!(d["sent"], 500, "{suite:?} {dir}: {r:#}");
+                // Loopback on a loaded 2-core CI box: allow a datagram or two to be late.
+                assert!(
+                    d["received"].as_u64().unwrap() >= 495,
+                    "{suite:?} {dir}: {r:#}"
+                );
+                assert_eq!(d["auth_failures"], 0);
+                assert_eq!(d["unknown_source"], 0);
+                assert!(d["latency_us"]["p50"].as_u64().is_some());
+            }
+            server.join().unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[test]
+    fn options() {
+        let o = Options::parse(&args(&[
+            "--calls",
+            "5",
+            "--suite",
+            "AEAD_AES_128_GCM",
+            "--seconds",
+            "2",
+        ]))
+        .unwrap();
+        assert_eq!((o.calls, o.packets_per_call()), (5, 100));
+        assert_eq!(o.suite, Some(Suite::AeadAes128Gcm));
+        assert_eq!(
+            Options::parse(&args(&["--suite", "plain"])).unwrap().suite,
+            None
+        );
+        for (bad, says) in [
+            (&["--calls", "0"][..], "positive"),
+            (&["--suite", "ROT13"][..], "not an SRTP suite"),
+            (&["--size", "5"][..], "--size"),
+            (&["--seconds", "2000"][..], "65000"),
+            (&["--port-base", "40001"][..], "even"),
+            (&["--calls", "20000"][..], "below 65536"),
+            (&["--calls"][..], "needs a value"),
+        ] {
+            let e = Options::parse(&args(bad)).unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+    }
+}

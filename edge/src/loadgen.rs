@@ -30,6 +30,8 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
     pub(crate) control: PathBuf,
+    /// Set the calls up on rtpengine (its ng address) instead of an `edge relay`.
+    pub(crate) rtpengine: Option<SocketAddr>,
     pub(crate) calls: usize,
     pub(crate) seconds: f64,
     pub(crate) pps: u32,
@@ -46,6 +48,7 @@ impl Options {
     pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
         let mut o = Options {
             control: PathBuf::from("/run/portico-relay.sock"),
+            rtpengine: None,
             calls: 100,
             seconds: 10.0,
             pps: 50,
@@ -68,6 +71,7 @@ impl Options {
             let bad = |what: &str| format!("loadgen: {flag} {v:?}: {what}");
             match flag.as_str() {
                 "--control" => o.control = PathBuf::from(v),
+                "--rtpengine" => o.rtpengine = Some(v.parse().map_err(|_| bad("not IP:PORT"))?),
                 "--calls" => o.calls = v.parse().map_err(|_| bad("not a count"))?,
                 "--seconds" => o.seconds = v.parse().map_err(|_| bad("not seconds"))?,
                 "--pps" => o.pps = v.parse().map_err(|_| bad("not packets per second"))?,
@@ -204,11 +208,7 @@ impl Receiver {
             let n = self.latencies_us.len();
             (n > 0).then(|| self.latencies_us[((n as f64 - 1.0) * p).round() as usize])
         };
-        let mut jitters: Vec<u64> = self
-            .stats
-            .iter()
-            .map(|s| s.snapshot().jitter_us)
-            .collect();
+        let mut jitters: Vec<u64> = self.stats.iter().map(|s| s.snapshot().jitter_us).collect();
         jitters.sort_unstable();
         let jp = |p: f64| {
             jitters
@@ -225,6 +225,186 @@ impl Receiver {
             "latency_us": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0)},
             "jitter_us_per_call": {"p50": jp(0.5), "p99": jp(0.99), "max": jp(1.0)},
         })
+    }
+}
+
+/// Where one call's packets go, and the client's SRTP contexts.
+struct CallPlan {
+    /// Where the client sends (the relay's outside port); the client's packets come from there.
+    client_dst: SocketAddr,
+    /// Where the phone sends (the relay's inside port); the phone's packets come from there.
+    phone_dst: SocketAddr,
+    client_tx: Option<Context>,
+    client_rx: Option<Context>,
+    /// What to release afterwards: a leg id, or an rtpengine call id.
+    handle: String,
+}
+
+/// The relay under test and how calls are set up on it.
+enum Target {
+    Portico(Control),
+    Rtpengine(crate::ng::NgClient),
+}
+
+/// A minimal SDP body with one PCMU audio stream.
+fn sdp(session: usize, addr: SocketAddr, proto: &str, crypto: Option<String>) -> String {
+    let ip = addr.ip();
+    let mut s = format!(
+        "v=0\r\no=- {session} 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} {proto} 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        addr.port()
+    );
+    if let Some(c) = crypto {
+        s.push_str(&format!("a=crypto:{c}\r\n"));
+    }
+    s.push_str("a=sendrecv\r\n");
+    s
+}
+
+impl Target {
+    fn setup(
+        &mut self,
+        o: &Options,
+        i: usize,
+        client: SocketAddr,
+        phone: SocketAddr,
+    ) -> Result<CallPlan, String> {
+        let keys = match o.suite {
+            Some(suite) => Some((
+                suite,
+                MasterKey::random(suite).map_err(|e| e.to_string())?,
+                MasterKey::random(suite).map_err(|e| e.to_string())?,
+            )),
+            None => None,
+        };
+        let ctx = |suite: Suite, k: &MasterKey| {
+            Context::new(Policy::new(suite), &[(k.clone(), None)]).map_err(|e| e.to_string())
+        };
+        let sdes = |k: &MasterKey| CryptoAttribute::new(1, k.clone(), None).to_string();
+        match self {
+            Target::Portico(control) => {
+                let out_port = o.port_base + 4 * i as u16;
+                let in_port = out_port + 2;
+                let (a, tx, rx) = match &keys {
+                    Some((suite, up, down)) => (
+                        json!({"rtp_port": out_port, "rtcp_port": null, "latch": "authenticated",
+                               "srtp_in": sdes(up), "srtp_out": sdes(down)}),
+                        Some(ctx(*suite, up)?),
+                        Some(ctx(*suite, down)?),
+                    ),
+                    None => (
+                        json!({"rtp_port": out_port, "rtcp_port": null,
+                               "remote": client.to_string(), "latch": "fixed"}),
+                        None,
+                        None,
+                    ),
+                };
+                let b = json!({"rtp_port": in_port, "rtcp_port": null,
+                               "remote": phone.to_string(), "latch": "fixed"});
+                let r = control.ask(&json!({"op": "allocate", "a": a, "b": b}))?;
+                let leg = r["legs"][0].as_u64().ok_or("loadgen: no leg id in reply")?;
+                Ok(CallPlan {
+                    client_dst: SocketAddr::new(o.relay_ip, out_port),
+                    phone_dst: SocketAddr::new(o.relay_ip, in_port),
+                    client_tx: tx,
+                    client_rx: rx,
+                    handle: leg.to_string(),
+                })
+            }
+            Target::Rtpengine(ng) => {
+                use crate::ng::{sdp_port_and_crypto, Bencode};
+                let Some((suite, up, _)) = &keys else {
+                    return Err("loadgen: with --rtpengine, use an SRTP --suite".into());
+                };
+                let call_id = format!("loadgen-{}-{i}", std::process::id());
+                // Offer from the client (SRTP, our key) bridged to plain RTP toward the phone.
+                let offer = Bencode::dict(&[
+                    ("command", Bencode::str("offer")),
+                    ("call-id", Bencode::str(&call_id)),
+                    ("from-tag", Bencode::str("client")),
+                    (
+                        "sdp",
+                        Bencode::str(&sdp(i, client, "RTP/SAVP", Some(sdes(up)))),
+                    ),
+                    ("transport-protocol", Bencode::str("RTP/AVP")),
+                    ("ICE", Bencode::str("remove")),
+                    (
+                        "replace",
+                        Bencode::List(vec![
+                            Bencode::str("origin"),
+                            Bencode::str("session-connection"),
+                        ]),
+                    ),
+                ]);
+                let r = ng.ask(&offer)?;
+                let to_phone = r
+                    .get("sdp")
+                    .and_then(Bencode::as_str)
+                    .ok_or("rtpengine: offer reply has no SDP")?;
+                let (phone_port, _) =
+                    sdp_port_and_crypto(to_phone).ok_or("rtpengine: offer SDP has no m=audio")?;
+                let answer = Bencode::dict(&[
+                    ("command", Bencode::str("answer")),
+                    ("call-id", Bencode::str(&call_id)),
+                    ("from-tag", Bencode::str("client")),
+                    ("to-tag", Bencode::str("phone")),
+                    ("sdp", Bencode::str(&sdp(i, phone, "RTP/AVP", None))),
+                ]);
+                let r = ng.ask(&answer)?;
+                let to_client = r
+                    .get("sdp")
+                    .and_then(Bencode::as_str)
+                    .ok_or("rtpengine: answer reply has no SDP")?;
+                let (client_port, crypto) =
+                    sdp_port_and_crypto(to_client).ok_or("rtpengine: answer SDP has no m=audio")?;
+                let crypto = crypto.ok_or("rtpengine: answer SDP has no a=crypto")?;
+                let rx = crypto
+                    .parse::<CryptoAttribute>()
+                    .and_then(|a| a.context(Policy::new(*suite)))
+                    .map_err(|e| format!("rtpengine's a=crypto: {e}"))?;
+                Ok(CallPlan {
+                    client_dst: SocketAddr::new(o.relay_ip, client_port),
+                    phone_dst: SocketAddr::new(o.relay_ip, phone_port),
+                    client_tx: Some(ctx(*suite, up)?),
+                    client_rx: Some(rx),
+                    handle: call_id,
+                })
+            }
+        }
+    }
+
+    /// Reads the relay's counters and releases every call.
+    fn finish(&mut self, plans: &[CallPlan]) -> (Option<Value>, serde_json::Map<String, Value>) {
+        let mut drops = serde_json::Map::new();
+        match self {
+            Target::Portico(control) => {
+                let info = control.ask(&json!({"op": "info"})).ok();
+                for p in plans {
+                    let leg: u64 = p.handle.parse().unwrap_or(u64::MAX);
+                    if let Ok(v) = control.ask(&json!({"op": "stats", "leg": leg})) {
+                        if let Some(d) = v["stats"]["dropped"].as_object() {
+                            for (reason, count) in d {
+                                let c = drops.get(reason).and_then(Value::as_u64).unwrap_or(0);
+                                drops
+                                    .insert(reason.clone(), json!(c + count.as_u64().unwrap_or(0)));
+                            }
+                        }
+                    }
+                    let _ = control.ask(&json!({"op": "release", "leg": leg}));
+                }
+                (info, drops)
+            }
+            Target::Rtpengine(ng) => {
+                use crate::ng::Bencode;
+                for p in plans {
+                    let _ = ng.ask(&Bencode::dict(&[
+                        ("command", Bencode::str("delete")),
+                        ("call-id", Bencode::str(&p.handle)),
+                        ("from-tag", Bencode::str("client")),
+                    ]));
+                }
+                (None, drops)
+            }
+        }
     }
 }
 
@@ -252,55 +432,39 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
     let bind = |what: &str| {
         UdpSocket::bind(SocketAddr::new(o.relay_ip, 0))
             .and_then(|s| UdpBatch::new(s, 64))
+            .and_then(|b| {
+                // Room for bursts: two sockets carry every call's packets.
+                b.set_buffers(32 << 20)?;
+                Ok(b)
+            })
             .map_err(|e| format!("loadgen: {what} socket: {e}"))
     };
     let mut client = bind("client")?;
     let mut phone = bind("phone")?;
     let client_addr = client.local_addr().map_err(|e| e.to_string())?;
     let phone_addr = phone.local_addr().map_err(|e| e.to_string())?;
-    let mut control = Control::connect(&o.control)?;
+    let mut target = match o.rtpengine {
+        Some(ng) => Target::Rtpengine(crate::ng::NgClient::new(ng)?),
+        None => Target::Portico(Control::connect(&o.control)?),
+    };
     let k = o.packets_per_call();
     let n = o.calls;
 
     // Set up the calls and the client packets.
-    let mut legs = Vec::with_capacity(n);
-    let mut client_rx: Vec<Option<Context>> = Vec::with_capacity(n);
+    let mut plans = Vec::with_capacity(n);
     let mut client_packets: Vec<Vec<u8>> = Vec::with_capacity(n * k);
     let mut client_lens: Vec<usize> = Vec::with_capacity(n * k);
+    let mut by_client_src = std::collections::HashMap::new();
+    let mut by_phone_src = std::collections::HashMap::new();
     for i in 0..n {
-        let out_port = o.port_base + 4 * i as u16;
-        let in_port = out_port + 2;
+        let mut plan = target.setup(o, i, client_addr, phone_addr)?;
+        by_client_src.insert(plan.client_dst, i);
+        by_phone_src.insert(plan.phone_dst, i);
         let ssrc = 0x1000_0000 | i as u32;
-        let (a, mut tx, rx) = match o.suite {
-            Some(suite) => {
-                let up = MasterKey::random(suite).map_err(|e| e.to_string())?;
-                let down = MasterKey::random(suite).map_err(|e| e.to_string())?;
-                let sdes = |k: &MasterKey| CryptoAttribute::new(1, k.clone(), None).to_string();
-                let ctx = |k: &MasterKey| {
-                    Context::new(Policy::new(suite), &[(k.clone(), None)])
-                        .map_err(|e| e.to_string())
-                };
-                (
-                    json!({"rtp_port": out_port, "rtcp_port": null, "latch": "authenticated",
-                           "srtp_in": sdes(&up), "srtp_out": sdes(&down)}),
-                    Some(ctx(&up)?),
-                    Some(ctx(&down)?),
-                )
-            }
-            None => (
-                json!({"rtp_port": out_port, "rtcp_port": null, "remote": client_addr.to_string(), "latch": "fixed"}),
-                None,
-                None,
-            ),
-        };
-        let b = json!({"rtp_port": in_port, "rtcp_port": null, "remote": phone_addr.to_string(), "latch": "fixed"});
-        let r = control.ask(&json!({"op": "allocate", "a": a, "b": b}))?;
-        legs.push(r["legs"][0].as_u64().ok_or("loadgen: no leg id in reply")?);
-        client_rx.push(rx);
         for j in 0..k {
             let mut p = vec![0u8; o.size + 16];
             rtp_header(&mut p, j as u16, ssrc);
-            let len = match tx.as_mut() {
+            let len = match plan.client_tx.as_mut() {
                 Some(c) => c
                     .protect_rtp(&mut p, o.size)
                     .map_err(|e| format!("loadgen: protect: {e}"))?,
@@ -309,8 +473,10 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
             client_packets.push(p);
             client_lens.push(len);
         }
+        plans.push(plan);
     }
-    let relay = |port: u16| SocketAddr::new(o.relay_ip, port);
+    let mut client_rx: Vec<Option<Context>> =
+        plans.iter_mut().map(|p| p.client_rx.take()).collect();
 
     // Send and receive.
     let interval = Duration::from_secs_f64(1.0 / f64::from(o.pps));
@@ -328,12 +494,6 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
     let mut batch_down: Vec<(SocketAddr, usize)> = Vec::with_capacity(64);
     let drain_until =
         |now: Instant| now > start + interval * (k as u32) + Duration::from_millis(500);
-    let call_of = |port: u16, offset: u16| -> Option<usize> {
-        let d = port.checked_sub(o.port_base + offset)?;
-        (d % 4 == 0)
-            .then_some(usize::from(d / 4))
-            .filter(|&c| c < n)
-    };
     loop {
         let now = Instant::now();
         while next < total && batch_up.len() < 64 {
@@ -342,8 +502,8 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
             if due > now {
                 break;
             }
-            batch_up.push((relay(o.port_base + 4 * i as u16), next));
-            batch_down.push((relay(o.port_base + 4 * i as u16 + 2), next));
+            batch_up.push((plans[i].client_dst, next));
+            batch_down.push((plans[i].phone_dst, next));
             next += 1;
         }
         if !batch_up.is_empty() {
@@ -398,7 +558,7 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
         let mut got = 0;
         got += phone
             .recv(|src, d| {
-                let (Some(call), true) = (call_of(src.port(), 2), d.len() >= 12) else {
+                let (Some(&call), true) = (by_phone_src.get(&src), d.len() >= 12) else {
                     at_phone.unknown += 1;
                     return;
                 };
@@ -410,7 +570,7 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
             .map_err(|e| format!("loadgen: receive: {e}"))?;
         got += client
             .recv(|src, d| {
-                let (Some(call), true) = (call_of(src.port(), 0), d.len() >= 12) else {
+                let (Some(&call), true) = (by_client_src.get(&src), d.len() >= 12) else {
                     at_client.unknown += 1;
                     return;
                 };
@@ -439,27 +599,14 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
         }
     }
     let cpu = process_cpu().zip(cpu0).map(|(a, b)| a.saturating_sub(b));
-    let relay_info = control.ask(&json!({"op": "info"})).ok();
-    let mut relay_drops = serde_json::Map::new();
-    for &leg in &legs {
-        if let Ok(v) = control.ask(&json!({"op": "stats", "leg": leg})) {
-            if let Some(d) = v["stats"]["dropped"].as_object() {
-                for (reason, count) in d {
-                    let c = relay_drops.get(reason).and_then(Value::as_u64).unwrap_or(0);
-                    relay_drops.insert(reason.clone(), json!(c + count.as_u64().unwrap_or(0)));
-                }
-            }
-        }
-    }
-    for leg in legs {
-        let _ = control.ask(&json!({"op": "release", "leg": leg}));
-    }
+    let (relay_info, relay_drops) = target.finish(&plans);
     Ok(json!({
         "calls": n,
         "pps_per_direction": o.pps,
         "seconds": o.seconds,
         "size": o.size,
         "suite": o.suite.map_or("plain".to_string(), |s| s.sdes_name().to_string()),
+        "target": if o.rtpengine.is_some() { "rtpengine" } else { "portico" },
         "offered_pps": 2.0 * n as f64 * f64::from(o.pps),
         "client_to_phone": at_phone.summary(sent_up),
         "phone_to_client": at_client.summary(sent_down),

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod loadgen;
+mod ng;
 mod relay_cmd;
 mod srtp_demo;
 
@@ -27,9 +28,9 @@ commands:
       Runs the media relay alone (one worker), driven through a Unix control socket that takes
       one JSON request per line (allocate, release, update, stats, info; see edge/src/relay_cmd.rs).
       Default control socket /run/portico-relay.sock, bind 127.0.0.1, backend auto.
-  loadgen [--control PATH] [--calls N] [--seconds S] [--pps N] [--size BYTES]
+  loadgen [--control PATH | --rtpengine IP:PORT] [--calls N] [--seconds S] [--pps N] [--size BYTES]
           [--suite NAME|plain] [--core N] [--relay-ip IP] [--port-base PORT] [--no-verify]
-      Sets N calls up on an `edge relay` (default 100 calls, 10 s, 50 pps, 172 bytes,
+      Sets N calls up on an `edge relay` (or on rtpengine through its ng port) (default 100 calls, 10 s, 50 pps, 172 bytes,
       AES_CM_128_HMAC_SHA1_80; ports from 40000, 4 per call), sends both directions, and prints
       loss, reordering, jitter and one-way added latency percentiles as JSON.
   version

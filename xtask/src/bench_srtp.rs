@@ -474,7 +474,7 @@ fn render_section(
 
 /// Puts `section` (which includes both markers) in place of the old marked section, or appends
 /// it; creates the file's text with a short header when there is none.
-fn replace_section(
+pub(crate) fn replace_section(
     old: Option<&str>,
     section: &str,
     (begin, end): (&str, &str),

@@ -23,10 +23,21 @@ const LIBSRTP2_DEV: Package = Package {
     why: "libsrtp2, the SRTP reference the interop tests and benches run against",
 };
 
+const RTPENGINE: Package = Package {
+    name: "rtpengine-daemon",
+    why: "rtpengine, the media relay the relay bench compares against",
+};
+const GNUPLOT: Package = Package {
+    name: "gnuplot-nox",
+    why: "draws the relay bench's loss plot",
+};
+
 /// What `cargo xtask demo` needs.
 pub(crate) const DEMO: &[Package] = &[GCC];
 /// What `cargo xtask test` (and the benches) need.
 pub(crate) const TEST: &[Package] = &[GCC, PKG_CONFIG, LIBSRTP2_DEV];
+/// What `cargo xtask bench relay` needs.
+pub(crate) const BENCH_RELAY: &[Package] = &[GCC, RTPENGINE, GNUPLOT];
 
 fn installed(name: &str) -> Option<bool> {
     let out = Command::new("dpkg-query")

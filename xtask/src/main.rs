@@ -7,6 +7,8 @@
 //! - `cargo xtask bench srtp [-- <criterion args>]`: runs the SRTP benches (`benches/benches/
 //!   srtp.rs`) and writes their results, ours against libsrtp2, into `benches/RESULTS.md` between
 //!   `<!-- srtp:begin -->` and `<!-- srtp:end -->`.
+//! - `cargo xtask bench relay`: our media relay against rtpengine-daemon, SRTP↔RTP on one core
+//!   each (see `bench_relay.rs`); writes `benches/RESULTS.md` and `benches/relay-loss.png`.
 //! - `cargo xtask fuzz [--seconds N] [target...] [-- <libFuzzer args>]`: runs each fuzz target (all
 //!   by default) for N seconds (default 60) with `cargo +nightly fuzz run`, and fails on a crash.
 //!
@@ -19,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench_relay;
 mod bench_srtp;
 mod deps;
 mod fuzz;
@@ -39,6 +42,10 @@ commands:
   bench srtp [-- <criterion args>]       run the SRTP benches (ours vs libsrtp2) and write the
                                          results into benches/RESULTS.md
                                          (SRTP_BENCH_QUICK=1: short smoke run)
+  bench relay                            calls through our relay and rtpengine on one core each,
+                                         loss against load, CPU per packet, latency; writes
+                                         benches/RESULTS.md and benches/relay-loss.png
+                                         (RELAY_BENCH_QUICK=1: short smoke run)
   fuzz [--seconds N] [target...] [-- <libFuzzer args>]
                                          run fuzz targets (default: all, 60 s each) with
                                          cargo +nightly fuzz; fails on a crash
@@ -82,8 +89,12 @@ fn run() -> Result<ExitCode, String> {
                 deps::ensure(deps::TEST)?;
                 bench_srtp::run(extra)
             }
-            Some((what, _)) => usage_error(&format!("unknown bench `{what}` (known: srtp)")),
-            None => usage_error("`bench` needs a bench name (known: srtp)"),
+            Some((what, extra)) if what == "relay" && extra.is_empty() => {
+                deps::ensure(deps::BENCH_RELAY)?;
+                bench_relay::run()
+            }
+            Some((what, _)) => usage_error(&format!("unknown bench `{what}` (known: srtp, relay)")),
+            None => usage_error("`bench` needs a bench name (known: srtp, relay)"),
         },
         "fuzz" => fuzz::run(rest),
         "help" | "-h" | "--help" => {

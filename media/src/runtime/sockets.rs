@@ -410,6 +410,60 @@ impl UdpBatch {
         })
     }
 
+    /// Asks for `bytes` of kernel receive and send buffer (as root beyond `rmem_max`/`wmem_max`,
+    /// with the FORCE options; otherwise up to those limits). Returns the receive buffer size the
+    /// kernel granted.
+    pub fn set_buffers(&self, bytes: usize) -> io::Result<usize> {
+        let fd = self.socket.as_raw_fd();
+        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        for (force, plain) in [
+            (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+            (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+        ] {
+            // SAFETY: fd is a valid socket; the option value is a c_int of the size given.
+            let r = unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    force,
+                    (&v as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if r != 0 {
+                // SAFETY: as above.
+                let r = unsafe {
+                    libc::setsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        plain,
+                        (&v as *const libc::c_int).cast(),
+                        size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+                if r != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+        }
+        let mut got: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: fd is valid; got and len are a c_int and its size.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut got as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(usize::try_from(got).unwrap_or(0))
+    }
+
     /// The socket's local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()

@@ -42,6 +42,8 @@ pub(crate) struct Options {
     pub(crate) relay_ip: std::net::IpAddr,
     pub(crate) port_base: u16,
     pub(crate) verify: bool,
+    /// Sample this process's CPU time (the relay's) at the start and end of the traffic.
+    pub(crate) relay_pid: Option<u32>,
 }
 
 impl Options {
@@ -58,6 +60,7 @@ impl Options {
             relay_ip: std::net::IpAddr::from([127, 0, 0, 1]),
             port_base: 40000,
             verify: true,
+            relay_pid: None,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -89,6 +92,9 @@ impl Options {
                 "--core" => o.core = Some(v.parse().map_err(|_| bad("not a CPU number"))?),
                 "--relay-ip" => o.relay_ip = v.parse().map_err(|_| bad("not an IP address"))?,
                 "--port-base" => o.port_base = v.parse().map_err(|_| bad("not a port"))?,
+                "--relay-pid" => {
+                    o.relay_pid = Some(v.parse().map_err(|_| bad("not a process id"))?)
+                }
                 other => return Err(format!("loadgen: unknown option {other:?}")),
             }
         }
@@ -400,6 +406,7 @@ impl Target {
                         ("command", Bencode::str("delete")),
                         ("call-id", Bencode::str(&p.handle)),
                         ("from-tag", Bencode::str("client")),
+                        ("delete-delay", Bencode::Int(0)),
                     ]));
                 }
                 (None, drops)
@@ -418,7 +425,12 @@ fn rtp_header(buf: &mut [u8], seq: u16, ssrc: u32) {
 
 /// CPU time (user + system) this process has used, from /proc/self/stat.
 pub(crate) fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_of("/proc/self/stat")
+}
+
+/// CPU time (user + system, all threads) of the process whose `stat` file is at `path`.
+fn cpu_of(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
     let after = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
@@ -487,6 +499,8 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
     let mut at_client = Receiver::new(n, n * k);
     let (mut sent_up, mut sent_down) = (0u64, 0u64);
     let cpu0 = process_cpu();
+    let relay_stat = o.relay_pid.map(|p| format!("/proc/{p}/stat"));
+    let relay_cpu0 = relay_stat.as_deref().and_then(cpu_of);
     let start = Instant::now() + Duration::from_millis(50);
     let total = n * k;
     let mut next = 0usize; // index over (tick j, call i): j * n + i
@@ -599,6 +613,12 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
         }
     }
     let cpu = process_cpu().zip(cpu0).map(|(a, b)| a.saturating_sub(b));
+    let traffic = Instant::now().saturating_duration_since(start);
+    let relay_cpu = relay_stat
+        .as_deref()
+        .and_then(cpu_of)
+        .zip(relay_cpu0)
+        .map(|(a, b)| a.saturating_sub(b));
     let (relay_info, relay_drops) = target.finish(&plans);
     Ok(json!({
         "calls": n,
@@ -611,6 +631,8 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
         "client_to_phone": at_phone.summary(sent_up),
         "phone_to_client": at_client.summary(sent_down),
         "loadgen_cpu_seconds": cpu.map(|c| c.as_secs_f64()),
+        "traffic_seconds": traffic.as_secs_f64(),
+        "relay_cpu_seconds": relay_cpu.map(|c| c.as_secs_f64()),
         "relay": relay_info,
         "relay_outside_drops": relay_drops,
     }))

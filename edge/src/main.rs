@@ -30,9 +30,11 @@ commands:
       Default control socket /run/portico-relay.sock, bind 127.0.0.1, backend auto.
   loadgen [--control PATH | --rtpengine IP:PORT] [--calls N] [--seconds S] [--pps N] [--size BYTES]
           [--suite NAME|plain] [--core N] [--relay-ip IP] [--port-base PORT] [--no-verify]
+          [--relay-pid PID]
       Sets N calls up on an `edge relay` (or on rtpengine through its ng port) (default 100 calls, 10 s, 50 pps, 172 bytes,
       AES_CM_128_HMAC_SHA1_80; ports from 40000, 4 per call), sends both directions, and prints
-      loss, reordering, jitter and one-way added latency percentiles as JSON.
+      loss, reordering, jitter and one-way added latency percentiles as JSON; with --relay-pid,
+      also the relay's CPU time during the traffic (set-up and teardown excluded).
   version
       Prints the version.
   help

@@ -420,30 +420,20 @@ impl UdpBatch {
             (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
             (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
         ] {
-            // SAFETY: fd is a valid socket; the option value is a c_int of the size given.
-            let r = unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    force,
-                    (&v as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if r != 0 {
-                // SAFETY: as above.
-                let r = unsafe {
+            let set = |opt: libc::c_int| {
+                // SAFETY: fd is a valid socket; the option value is a c_int of the size given.
+                unsafe {
                     libc::setsockopt(
                         fd,
                         libc::SOL_SOCKET,
-                        plain,
+                        opt,
                         (&v as *const libc::c_int).cast(),
                         size_of::<libc::c_int>() as libc::socklen_t,
                     )
-                };
-                if r != 0 {
-                    return Err(io::Error::last_os_error());
                 }
+            };
+            if set(force) != 0 && set(plain) != 0 {
+                return Err(io::Error::last_os_error());
             }
         }
         let mut got: libc::c_int = 0;

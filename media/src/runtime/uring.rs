@@ -875,15 +875,24 @@ impl UringIo {
             if now >= deadline {
                 return false;
             }
-            let ts = Timespec::from(WAIT_STEP.min(deadline - now));
-            let args = SubmitArgs::new().timespec(&ts);
-            match self.ring.submitter().submit_with_args(1, &args) {
-                Ok(_) => {}
-                Err(e) if transient(&e) => {}
-                Err(_) => return done(self),
+            if self.step(deadline).is_err() {
+                return done(self);
             }
-            while self.drain_once(None) > 0 {}
         }
+    }
+
+    /// Enters the kernel once, waiting up to [`WAIT_STEP`] (never past `deadline`) for a
+    /// completion, then handles completions without a handler. `Err` on a lasting error.
+    fn step(&mut self, deadline: Instant) -> Result<(), ()> {
+        let ts = Timespec::from(WAIT_STEP.min(deadline.saturating_duration_since(Instant::now())));
+        let args = SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => {}
+            Err(e) if transient(&e) => {}
+            Err(_) => return Err(()),
+        }
+        while self.drain_once(None) > 0 {}
+        Ok(())
     }
 
     /// Hands every queued SQE to the kernel (reaping completions, without a handler, while it
@@ -903,14 +912,9 @@ impl UringIo {
             if now >= deadline {
                 return false;
             }
-            let ts = Timespec::from(WAIT_STEP.min(deadline - now));
-            let args = SubmitArgs::new().timespec(&ts);
-            match self.ring.submitter().submit_with_args(1, &args) {
-                Ok(_) => {}
-                Err(e) if transient(&e) => {}
-                Err(_) => return false,
+            if self.step(deadline).is_err() {
+                return false;
             }
-            while self.drain_once(None) > 0 {}
         }
     }
 

@@ -193,6 +193,7 @@ pub(crate) fn handle(worker: &Worker, line: &str) -> Result<Value, String> {
                 "core": info.core,
                 "received": io.received, "sent": io.sent,
                 "send_errors": io.send_errors, "receive_errors": io.receive_errors,
+                "buffers_exhausted": io.buffers_exhausted,
             }))
         }
         other => Err(format!("unknown op {other:?}")),

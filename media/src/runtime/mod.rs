@@ -102,6 +102,8 @@ pub struct IoCounters {
     pub send_errors: u64,
     /// Receive errors other than "nothing to read".
     pub receive_errors: u64,
+    /// Times the io_uring buffer ring ran dry and receives had to be armed again.
+    pub buffers_exhausted: u64,
 }
 
 /// Why a control request failed.

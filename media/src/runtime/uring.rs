@@ -354,12 +354,20 @@ fn build_ring(entries: u32, cq: u32) -> io::Result<IoUring> {
         .or_else(|_| IoUring::builder().setup_cqsize(cq).build(entries))
 }
 
+/// Receive buffers per worker at least. Every socket's multishot receive draws on the one ring;
+/// when it runs dry the kernel ends those receives (`ENOBUFS`) and each must be armed again, which
+/// under load costs more than the datagrams themselves. Measured with `edge loadgen`, SRTP↔RTP on
+/// one core: with 256 buffers the relay lost 23 % at 1,250 calls at 10.9 µs CPU per packet; with
+/// 16,384 it carried 2,000 calls without loss at 4.5 µs. 16,384 × 2,176 bytes = 35 MB per worker.
+const MIN_BUFFERS: usize = 16_384;
+
 impl UringIo {
-    /// A ring with `max(256, batch * 8)` receive buffers (rounded up to a power of two).
+    /// A ring with `max(MIN_BUFFERS, batch * 8)` receive buffers (rounded up to a power of
+    /// two).
     pub(crate) fn new(batch: usize) -> io::Result<UringIo> {
         let n = batch
             .saturating_mul(8)
-            .max(256)
+            .max(MIN_BUFFERS)
             .checked_next_power_of_two()
             .unwrap_or(MAX_BUFFERS)
             .min(MAX_BUFFERS);
@@ -718,8 +726,9 @@ impl UringIo {
         if state == SlotState::Free {
             return;
         }
-        if res < 0 && res != -libc::ENOBUFS && res != -libc::ECANCELED && state == SlotState::Active
-        {
+        if res == -libc::ENOBUFS {
+            self.counters.buffers_exhausted += 1;
+        } else if res < 0 && res != -libc::ECANCELED && state == SlotState::Active {
             self.counters.receive_errors += 1;
         }
         if !more {
@@ -1201,13 +1210,17 @@ mod tests {
         match UringIo::new(32) {
             Ok(io) => {
                 assert!(allowed);
-                assert_eq!(io.buffer_count(), 256);
+                assert_eq!(io.buffer_count(), MIN_BUFFERS);
                 assert_eq!(io.counters(), IoCounters::default());
             }
             Err(e) => assert!(!allowed, "io_uring works here, the backend does not: {e}"),
         }
         if allowed {
-            assert_eq!(UringIo::new(1000).unwrap().buffer_count(), 8192);
+            assert_eq!(
+                UringIo::new(3000).unwrap().buffer_count(),
+                MAX_BUFFERS,
+                "24,000 rounded up"
+            );
             assert!(UringIo::with_buffers(100).is_err(), "not a power of two");
         }
     }
@@ -1298,7 +1311,8 @@ mod tests {
                 received: 1000,
                 sent: 1000,
                 send_errors: 0,
-                receive_errors: 0
+                receive_errors: 0,
+                buffers_exhausted: 0,
             }
         );
         assert_eq!(io.held, 0, "every buffer back in the ring");

@@ -19,19 +19,62 @@ const EVENTS: usize = 64;
 /// Most `recvmmsg` rounds per ready socket per poll, so one busy socket cannot starve others.
 const ROUNDS: usize = 4;
 
+/// `n` `mmsghdr`s with their `iovec`s and address storage, allocated once. [`MsgArrays::set`]
+/// points entry `i` at a buffer before each `recvmmsg`/`sendmmsg`.
+struct MsgArrays {
+    names: Box<[libc::sockaddr_storage]>,
+    iov: Box<[libc::iovec]>,
+    msgs: Box<[libc::mmsghdr]>,
+}
+
+/// Address length that lets the kernel write any address (receives).
+const ANY_NAME: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+
+impl MsgArrays {
+    fn new(n: usize) -> MsgArrays {
+        // SAFETY: all-zero is a valid value for these plain C structs.
+        let storage: libc::sockaddr_storage = unsafe { zeroed() };
+        // SAFETY: as above.
+        let msg: libc::mmsghdr = unsafe { zeroed() };
+        let iov = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        MsgArrays {
+            names: vec![storage; n].into_boxed_slice(),
+            iov: vec![iov; n].into_boxed_slice(),
+            msgs: vec![msg; n].into_boxed_slice(),
+        }
+    }
+
+    /// Points entry `i` at `len` bytes at `buf`, with `name_len` bytes of its address storage
+    /// ([`ANY_NAME`] to receive; what [`write_sockaddr`] returned to send).
+    fn set(&mut self, i: usize, buf: *mut u8, len: usize, name_len: libc::socklen_t) {
+        self.iov[i] = libc::iovec {
+            iov_base: buf.cast(),
+            iov_len: len,
+        };
+        let h = &mut self.msgs[i].msg_hdr;
+        h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+        h.msg_namelen = name_len;
+        h.msg_iov = &mut self.iov[i];
+        h.msg_iovlen = 1;
+        h.msg_control = std::ptr::null_mut();
+        h.msg_controllen = 0;
+        h.msg_flags = 0;
+        self.msgs[i].msg_len = 0;
+    }
+}
+
 pub(crate) struct SocketIo {
     epoll: OwnedFd,
     sockets: HashMap<u16, UdpSocket>,
     batch: usize,
     bufs: Box<[u8]>,
-    names: Box<[libc::sockaddr_storage]>,
-    iov: Box<[libc::iovec]>,
-    msgs: Box<[libc::mmsghdr]>,
+    rx: MsgArrays,
     /// Forwards of the current batch: (buffer index, transmit).
     out: Vec<(usize, Transmit)>,
-    send_names: Box<[libc::sockaddr_storage]>,
-    send_iov: Box<[libc::iovec]>,
-    send_msgs: Box<[libc::mmsghdr]>,
+    tx: MsgArrays,
     events: Box<[libc::epoll_event]>,
     counters: IoCounters,
 }
@@ -49,26 +92,14 @@ impl SocketIo {
         }
         // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: all-zero is a valid value for these plain C structs.
-        let zero_storage: libc::sockaddr_storage = unsafe { zeroed() };
-        // SAFETY: as above.
-        let zero_msg: libc::mmsghdr = unsafe { zeroed() };
-        let zero_iov = libc::iovec {
-            iov_base: std::ptr::null_mut(),
-            iov_len: 0,
-        };
         Ok(SocketIo {
             epoll,
             sockets: HashMap::new(),
             batch,
             bufs: vec![0u8; batch * BUF_SIZE].into_boxed_slice(),
-            names: vec![zero_storage; batch].into_boxed_slice(),
-            iov: vec![zero_iov; batch].into_boxed_slice(),
-            msgs: vec![zero_msg; batch].into_boxed_slice(),
+            rx: MsgArrays::new(batch),
             out: Vec::with_capacity(batch),
-            send_names: vec![zero_storage; batch].into_boxed_slice(),
-            send_iov: vec![zero_iov; batch].into_boxed_slice(),
-            send_msgs: vec![zero_msg; batch].into_boxed_slice(),
+            tx: MsgArrays::new(batch),
             events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS].into_boxed_slice(),
             counters: IoCounters::default(),
         })
@@ -77,27 +108,15 @@ impl SocketIo {
     /// Receives up to a batch on `fd` into the buffers (after the headroom). Returns how many.
     fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
         for i in 0..self.batch {
-            let base = i * BUF_SIZE;
-            self.iov[i] = libc::iovec {
-                iov_base: self.bufs[base + HEADROOM..].as_mut_ptr().cast(),
-                iov_len: super::MAX_DATAGRAM,
-            };
-            let h = &mut self.msgs[i].msg_hdr;
-            h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut self.iov[i];
-            h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
-            h.msg_flags = 0;
-            self.msgs[i].msg_len = 0;
+            let buf = self.bufs[i * BUF_SIZE + HEADROOM..].as_mut_ptr();
+            self.rx.set(i, buf, super::MAX_DATAGRAM, ANY_NAME);
         }
-        // SAFETY: msgs holds `batch` initialised headers whose name and iovec pointers point
+        // SAFETY: rx holds `batch` initialised headers whose name and iovec pointers point
         // into this struct's own buffers, each iovec no longer than its buffer slot.
         let n = unsafe {
             libc::recvmmsg(
                 fd,
-                self.msgs.as_mut_ptr(),
+                self.rx.msgs.as_mut_ptr(),
                 self.batch as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
@@ -125,29 +144,19 @@ impl SocketIo {
             while done + n < self.out.len() && self.out[done + n].1.src_port == src_port {
                 let (buf_index, t) = self.out[done + n];
                 let base = buf_index * BUF_SIZE;
-                self.send_iov[n] = libc::iovec {
-                    iov_base: self.bufs[base + t.start..].as_mut_ptr().cast(),
-                    iov_len: t.len,
-                };
-                let name_len = write_sockaddr(&t.dst, &mut self.send_names[n]);
-                let h = &mut self.send_msgs[n].msg_hdr;
-                h.msg_name = (&mut self.send_names[n] as *mut libc::sockaddr_storage).cast();
-                h.msg_namelen = name_len;
-                h.msg_iov = &mut self.send_iov[n];
-                h.msg_iovlen = 1;
-                h.msg_control = std::ptr::null_mut();
-                h.msg_controllen = 0;
-                h.msg_flags = 0;
+                let len = write_sockaddr(&t.dst, &mut self.tx.names[n]);
+                let buf = self.bufs[base + t.start..].as_mut_ptr();
+                self.tx.set(n, buf, t.len, len);
                 n += 1;
             }
             let mut sent = 0;
             while sent < n {
-                // SAFETY: send_msgs[sent..n] are initialised headers pointing into our own
+                // SAFETY: tx.msgs[sent..n] are initialised headers pointing into our own
                 // buffers (start + len within the slot, as the relay guarantees).
                 let r = unsafe {
                     libc::sendmmsg(
                         fd,
-                        self.send_msgs[sent..].as_mut_ptr(),
+                        self.tx.msgs[sent..].as_mut_ptr(),
                         (n - sent) as libc::c_uint,
                         libc::MSG_DONTWAIT,
                     )
@@ -242,12 +251,12 @@ impl Io for SocketIo {
                     }
                 };
                 for i in 0..got {
-                    let m = &self.msgs[i];
+                    let m = &self.rx.msgs[i];
                     let len = m.msg_len as usize;
                     let truncated = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
                     let namelen = m.msg_hdr.msg_namelen;
                     self.counters.received += 1;
-                    let Some(src) = read_sockaddr(&self.names[i], namelen) else {
+                    let Some(src) = read_sockaddr(&self.rx.names[i], namelen) else {
                         continue;
                     };
                     if truncated {
@@ -364,9 +373,7 @@ pub struct UdpBatch {
     socket: UdpSocket,
     capacity: usize,
     bufs: Box<[u8]>,
-    names: Box<[libc::sockaddr_storage]>,
-    iov: Box<[libc::iovec]>,
-    msgs: Box<[libc::mmsghdr]>,
+    m: MsgArrays,
     lens: Box<[usize]>,
 }
 
@@ -391,21 +398,11 @@ impl UdpBatch {
     pub fn new(socket: UdpSocket, capacity: usize) -> io::Result<UdpBatch> {
         socket.set_nonblocking(true)?;
         let capacity = capacity.max(1);
-        // SAFETY: all-zero is a valid value for these plain C structs.
-        let zero_storage: libc::sockaddr_storage = unsafe { zeroed() };
-        // SAFETY: as above.
-        let zero_msg: libc::mmsghdr = unsafe { zeroed() };
-        let zero_iov = libc::iovec {
-            iov_base: std::ptr::null_mut(),
-            iov_len: 0,
-        };
         Ok(UdpBatch {
             socket,
             capacity,
             bufs: vec![0u8; capacity * BATCH_DATAGRAM].into_boxed_slice(),
-            names: vec![zero_storage; capacity].into_boxed_slice(),
-            iov: vec![zero_iov; capacity].into_boxed_slice(),
-            msgs: vec![zero_msg; capacity].into_boxed_slice(),
+            m: MsgArrays::new(capacity),
             lens: vec![0; capacity].into_boxed_slice(),
         })
     }
@@ -464,19 +461,9 @@ impl UdpBatch {
     pub fn send(&mut self, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
         let n = datagrams.len().min(self.capacity);
         for (i, (dst, data)) in datagrams[..n].iter().enumerate() {
-            self.iov[i] = libc::iovec {
-                iov_base: data.as_ptr() as *mut libc::c_void,
-                iov_len: data.len(),
-            };
-            let len = write_sockaddr(dst, &mut self.names[i]);
-            let h = &mut self.msgs[i].msg_hdr;
-            h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = len;
-            h.msg_iov = &mut self.iov[i];
-            h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
-            h.msg_flags = 0;
+            let len = write_sockaddr(dst, &mut self.m.names[i]);
+            // The kernel only reads a send's data: the cast to *mut is never written through.
+            self.m.set(i, data.as_ptr() as *mut u8, data.len(), len);
         }
         if n == 0 {
             return Ok(0);
@@ -486,7 +473,7 @@ impl UdpBatch {
         let r = unsafe {
             libc::sendmmsg(
                 self.socket.as_raw_fd(),
-                self.msgs.as_mut_ptr(),
+                self.m.msgs.as_mut_ptr(),
                 n as libc::c_uint,
                 libc::MSG_DONTWAIT,
             )
@@ -506,25 +493,15 @@ impl UdpBatch {
     /// and returns how many there were.
     pub fn recv(&mut self, mut f: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
         for i in 0..self.capacity {
-            self.iov[i] = libc::iovec {
-                iov_base: self.bufs[i * BATCH_DATAGRAM..].as_mut_ptr().cast(),
-                iov_len: BATCH_DATAGRAM,
-            };
-            let h = &mut self.msgs[i].msg_hdr;
-            h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut self.iov[i];
-            h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
-            h.msg_flags = 0;
+            let buf = self.bufs[i * BATCH_DATAGRAM..].as_mut_ptr();
+            self.m.set(i, buf, BATCH_DATAGRAM, ANY_NAME);
         }
         // SAFETY: msgs holds `capacity` initialised headers pointing into our own buffers, each
         // iovec exactly one buffer slot long.
         let r = unsafe {
             libc::recvmmsg(
                 self.socket.as_raw_fd(),
-                self.msgs.as_mut_ptr(),
+                self.m.msgs.as_mut_ptr(),
                 self.capacity as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
@@ -540,10 +517,11 @@ impl UdpBatch {
         }
         let n = r as usize;
         for i in 0..n {
-            self.lens[i] = self.msgs[i].msg_len as usize;
+            self.lens[i] = self.m.msgs[i].msg_len as usize;
         }
         for i in 0..n {
-            let Some(src) = read_sockaddr(&self.names[i], self.msgs[i].msg_hdr.msg_namelen) else {
+            let Some(src) = read_sockaddr(&self.m.names[i], self.m.msgs[i].msg_hdr.msg_namelen)
+            else {
                 continue;
             };
             let len = self.lens[i].min(BATCH_DATAGRAM);

@@ -40,7 +40,6 @@ pub(crate) struct Options {
     pub(crate) suite: Option<Suite>,
     pub(crate) core: Option<usize>,
     pub(crate) relay_ip: std::net::IpAddr,
-    pub(crate) port_base: u16,
     pub(crate) verify: bool,
     /// Sample this process's CPU time (the relay's) at the start and end of the traffic.
     pub(crate) relay_pid: Option<u32>,
@@ -58,7 +57,6 @@ impl Options {
             suite: Some(Suite::AesCm128HmacSha1_80),
             core: None,
             relay_ip: std::net::IpAddr::from([127, 0, 0, 1]),
-            port_base: 40000,
             verify: true,
             relay_pid: None,
         };
@@ -91,7 +89,6 @@ impl Options {
                 }
                 "--core" => o.core = Some(v.parse().map_err(|_| bad("not a CPU number"))?),
                 "--relay-ip" => o.relay_ip = v.parse().map_err(|_| bad("not an IP address"))?,
-                "--port-base" => o.port_base = v.parse().map_err(|_| bad("not a port"))?,
                 "--relay-pid" => {
                     o.relay_pid = Some(v.parse().map_err(|_| bad("not a process id"))?)
                 }
@@ -110,13 +107,6 @@ impl Options {
         let per_call = (o.seconds * f64::from(o.pps)).ceil();
         if per_call > 65_000.0 {
             return Err("loadgen: --seconds × --pps must stay under 65000 packets per call".into());
-        }
-        let last_port = u32::from(o.port_base) + 4 * o.calls as u32;
-        if last_port > 65_535 || !o.port_base.is_multiple_of(2) {
-            return Err(format!(
-                "loadgen: --port-base {} must be even and leave 4 ports per call below 65536",
-                o.port_base
-            ));
         }
         Ok(o)
     }
@@ -288,29 +278,33 @@ impl Target {
         let sdes = |k: &MasterKey| CryptoAttribute::new(1, k.clone(), None).to_string();
         match self {
             Target::Portico(control) => {
-                let out_port = o.port_base + 4 * i as u16;
-                let in_port = out_port + 2;
+                // Both legs get a pair from the relay's media range; RTCP would share the RTP
+                // port (the generator sends none).
                 let (a, tx, rx) = match &keys {
                     Some((suite, up, down)) => (
-                        json!({"rtp_port": out_port, "rtcp_port": null, "latch": "authenticated",
+                        json!({"rtcp_mux": true, "latch": "authenticated",
                                "srtp_in": sdes(up), "srtp_out": sdes(down)}),
                         Some(ctx(*suite, up)?),
                         Some(ctx(*suite, down)?),
                     ),
                     None => (
-                        json!({"rtp_port": out_port, "rtcp_port": null,
-                               "remote": client.to_string(), "latch": "fixed"}),
+                        json!({"rtcp_mux": true, "remote": client.to_string(), "latch": "fixed"}),
                         None,
                         None,
                     ),
                 };
-                let b = json!({"rtp_port": in_port, "rtcp_port": null,
-                               "remote": phone.to_string(), "latch": "fixed"});
+                let b = json!({"rtcp_mux": true, "remote": phone.to_string(), "latch": "fixed"});
                 let r = control.ask(&json!({"op": "allocate", "a": a, "b": b}))?;
                 let leg = r["legs"][0].as_u64().ok_or("loadgen: no leg id in reply")?;
+                let port = |i: usize| {
+                    r["ports"][i]["rtp"]
+                        .as_u64()
+                        .and_then(|p| u16::try_from(p).ok())
+                        .ok_or("loadgen: no port in the relay's reply")
+                };
                 Ok(CallPlan {
-                    client_dst: SocketAddr::new(o.relay_ip, out_port),
-                    phone_dst: SocketAddr::new(o.relay_ip, in_port),
+                    client_dst: SocketAddr::new(o.relay_ip, port(0)?),
+                    phone_dst: SocketAddr::new(o.relay_ip, port(1)?),
                     client_tx: tx,
                     client_rx: rx,
                     handle: leg.to_string(),
@@ -650,14 +644,19 @@ mod tests {
     /// every packet arrives, each way, and the numbers hold together.
     #[test]
     fn calls_through_a_relay() {
-        use media::runtime::{BackendChoice, Worker, WorkerConfig};
+        use media::relay::port_alloc::PortRange;
+        use media::runtime::{BackendChoice, MediaPlane, PlaneConfig};
         use std::os::unix::net::UnixListener;
         for suite in [Some(Suite::AesCm128HmacSha1_80), None] {
-            let worker = Worker::spawn(WorkerConfig {
+            let mut cfg = PlaneConfig {
                 backend: BackendChoice::Sockets,
-                ..WorkerConfig::default()
-            })
-            .unwrap();
+                ..PlaneConfig::default()
+            };
+            // A range of its own, below the ephemeral ports (a pair another program holds is
+            // skipped by the plane).
+            let first = if suite.is_some() { 22000 } else { 22100 };
+            cfg.ports.range = PortRange::new(first, first + 99).unwrap();
+            let plane = MediaPlane::spawn(cfg).unwrap();
             let dir = std::env::temp_dir().join(format!(
                 "portico-loadgen-{}-{}",
                 std::process::id(),
@@ -669,25 +668,12 @@ mod tests {
             let listener = UnixListener::bind(&path).unwrap();
             let server = std::thread::spawn(move || {
                 let (s, _) = listener.accept().unwrap();
-                crate::relay_cmd::serve(&worker, s);
+                crate::relay_cmd::serve(&plane, s);
             });
-            // Ports: a free even base with room for 10 calls.
-            let base = loop {
-                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-                let p = s.local_addr().unwrap().port();
-                drop(s);
-                if p.is_multiple_of(2)
-                    && p < 65000
-                    && (p..p + 40).all(|q| UdpSocket::bind(("127.0.0.1", q)).is_ok())
-                {
-                    break p;
-                }
-            };
             let o = Options {
                 control: path.clone(),
                 calls: 10,
                 seconds: 1.0,
-                port_base: base,
                 suite,
                 ..Options::parse(&[]).unwrap()
             };
@@ -731,8 +717,6 @@ mod tests {
             (&["--suite", "ROT13"][..], "not an SRTP suite"),
             (&["--size", "5"][..], "--size"),
             (&["--seconds", "2000"][..], "65000"),
-            (&["--port-base", "40001"][..], "even"),
-            (&["--calls", "20000"][..], "below 65536"),
             (&["--calls"][..], "needs a value"),
         ] {
             let e = Options::parse(&args(bad)).unwrap_err();

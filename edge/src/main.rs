@@ -1,8 +1,8 @@
 //! `edge`: the portico edge binary.
 //!
-//! Today it carries the media plane: `edge srtp-demo` (the SRTP engine, every suite) and
-//! `edge relay` (one media worker driven through a control socket) and `edge loadgen` (calls
-//! through such a relay, measured). The E and C roles, the
+//! Today it carries the media plane: `edge srtp-demo` (the SRTP engine, every suite),
+//! `edge relay` (the media workers and their port range, driven through a control socket) and
+//! `edge loadgen` (calls through such a relay, measured). The E and C roles, the
 //! admin API and the rest of the CLI (`run`, `status`, `csr`, `doctor`) arrive with
 //! the issues that build them.
 #![forbid(unsafe_code)]
@@ -23,18 +23,21 @@ commands:
       line back, key a sender and a receiver from it, and send N RTP packets of BYTES bytes
       (default 100000 packets of 172 bytes: G.711, 20 ms) through protect and unprotect,
       checking every packet arrives unchanged. Prints the wall time per packet.
-  relay [--control PATH] [--bind IP] [--core N] [--backend auto|uring|sockets]
-        [--mux-ports P,P] [--inactivity SECONDS]
-      Runs the media relay alone (one worker), driven through a Unix control socket that takes
-      one JSON request per line (allocate, release, update, stats, info; see edge/src/relay_cmd.rs).
-      Default control socket /run/portico-relay.sock, bind 127.0.0.1, backend auto.
+  relay [--control PATH] [--bind IP] [--cores N,N… | --workers N] [--backend auto|uring|sockets]
+        [--range FIRST-LAST] [--quarantine SECONDS] [--mux-pairs P,P…] [--inactivity SECONDS]
+      Runs the media plane alone: one media worker per core (pinned), sharing the media port
+      range (default 36002-59999; released pairs wait out the quarantine, default 2 s) and the
+      multiplexed traversal pairs (RTP port of each; RTCP on the next). Driven through a Unix
+      control socket that takes one JSON request per line (allocate, release, update, rekey,
+      stats, info; see edge/src/relay_cmd.rs). Default control socket /run/portico-relay.sock,
+      bind 127.0.0.1, one unpinned worker, backend auto.
   loadgen [--control PATH | --rtpengine IP:PORT] [--calls N] [--seconds S] [--pps N] [--size BYTES]
-          [--suite NAME|plain] [--core N] [--relay-ip IP] [--port-base PORT] [--no-verify]
-          [--relay-pid PID]
-      Sets N calls up on an `edge relay` (or on rtpengine through its ng port) (default 100 calls, 10 s, 50 pps, 172 bytes,
-      AES_CM_128_HMAC_SHA1_80; ports from 40000, 4 per call), sends both directions, and prints
-      loss, reordering, jitter and one-way added latency percentiles as JSON; with --relay-pid,
-      also the relay's CPU time during the traffic (set-up and teardown excluded).
+          [--suite NAME|plain] [--core N] [--relay-ip IP] [--no-verify] [--relay-pid PID]
+      Sets N calls up on an `edge relay` (ports from its media range) or on rtpengine through
+      its ng port (default 100 calls, 10 s, 50 pps, 172 bytes, AES_CM_128_HMAC_SHA1_80), sends
+      both directions, and prints loss, reordering, jitter and one-way added latency
+      percentiles as JSON; with --relay-pid, also the relay's CPU time during the traffic
+      (set-up and teardown excluded).
   version
       Prints the version.
   help

@@ -170,8 +170,7 @@ fn load(
         .args(["--relay-pid", &pid.to_string()])
         .args(["--calls", &calls.to_string()])
         .args(["--seconds", &seconds.to_string()])
-        .args(["--suite", suite, "--size", &size.to_string()])
-        .args(["--port-base", "20000"]);
+        .args(["--suite", suite, "--size", &size.to_string()]);
     match relay {
         Relay::Ours | Relay::OursSockets => cmd.arg("--control").arg(&running.control),
         Relay::Rtpengine => cmd.args(["--rtpengine", NG]),

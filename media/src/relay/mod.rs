@@ -8,8 +8,8 @@
 //!   each packet; datagrams under 16 bytes are keepalives).
 //! - [`port_alloc`]: the media port range, handed out as RTP/RTCP pairs with a quarantine.
 //!
-//! The per-core worker runtime (io_uring, socket fallback) that drives the engine is not built
-//! yet.
+//! The per-core worker runtime that drives the engine, and the media plane that shares the port
+//! range between workers, are in [`crate::runtime`].
 pub mod classify;
 pub mod engine;
 pub mod mux;

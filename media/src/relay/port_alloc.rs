@@ -440,6 +440,28 @@ impl PortAllocator {
         Ok(())
     }
 
+    /// Gives back a pair that was never used: an allocation that fell through before any peer
+    /// learnt the ports (the other leg of the call could not be placed, say). It skips the
+    /// quarantine and is the next pair handed out. Refused like [`release`](Self::release).
+    pub fn cancel(&mut self, pair: PortPair) -> Result<(), ReleaseError> {
+        let slot = match self.check_release(pair) {
+            Ok(slot) => slot,
+            Err(e) => {
+                self.stats.release_rejected_total += 1;
+                return Err(e);
+            }
+        };
+        self.slots[usize::from(slot)] = Slot::Queued;
+        // Free now (no release time) at the head: the queue's ready entries stay in front.
+        self.queue.push_front(Entry {
+            slot,
+            released: None,
+        });
+        self.in_use -= 1;
+        self.stats.allocated_total = self.stats.allocated_total.saturating_sub(1);
+        Ok(())
+    }
+
     /// Pairs that [`allocate`](Self::allocate) could hand out at `now`.
     #[must_use]
     pub fn available(&self, now: Instant) -> usize {
@@ -1091,5 +1113,35 @@ mod tests {
     fn property_odd_range_zero_quarantine() {
         let (exhausted, waiting) = property(7, 20_000, range(10001, 10040), &[], Duration::ZERO);
         assert!(exhausted > 0 && waiting == 0, "{exhausted} {waiting}");
+    }
+
+    #[test]
+    fn a_cancelled_pair_skips_the_quarantine_and_comes_next() {
+        let t0 = Instant::now();
+        let mut a = PortAllocator::new(cfg(range(5000, 5007), &[], Q)).unwrap();
+        let p1 = a.allocate(t0).unwrap();
+        let p2 = a.allocate(t0).unwrap();
+        a.release(p1, t0).unwrap();
+        a.cancel(p2).unwrap();
+        assert_eq!(a.in_use(), 0);
+        assert_eq!(
+            a.stats().allocated_total,
+            1,
+            "a cancelled allocation is not counted"
+        );
+        assert_eq!(a.allocate(t0).unwrap(), p2, "free at once, first in line");
+        assert_eq!(a.cancel(p1), Err(ReleaseError::NotAllocated));
+        assert_eq!(
+            a.cancel(PortPair {
+                rtp: 5001,
+                rtcp: 5002
+            }),
+            Err(ReleaseError::NotAPair)
+        );
+        // The rest of the queue keeps its order; p1 waits out its quarantine.
+        let rest: Vec<u16> = (0..2).map(|_| a.allocate(t0).unwrap().rtp).collect();
+        assert_eq!(rest, [5004, 5006]);
+        assert!(a.allocate(t0).is_err());
+        assert_eq!(a.allocate(t0 + Q).unwrap(), p1);
     }
 }

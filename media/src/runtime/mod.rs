@@ -15,11 +15,16 @@
 //! Neither backend allocates or locks per datagram: receive buffers are allocated once, per
 //! worker, and reused.
 
+mod plane;
 #[allow(unsafe_code)]
 mod sockets;
 #[allow(unsafe_code)]
 mod uring;
 
+pub use plane::{
+    CallLegs, LegPorts, LegRef, LegRequest, MediaPlane, PlaneConfig, PlaneError, PlaneEvent,
+    PlaneStats, Side,
+};
 pub use sockets::{pin_to_core, UdpBatch, BATCH_DATAGRAM};
 
 use std::io;
@@ -31,6 +36,7 @@ use std::time::{Duration, Instant};
 use crate::relay::engine::{
     Event, LegConfig, LegId, LegStats, Relay, RelayConfig, RelayError, Transmit, Verdict,
 };
+use crate::srtp::Context;
 
 /// Which I/O backend a worker runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,11 +144,22 @@ impl From<RelayError> for ControlError {
 
 type Reply<T> = Sender<Result<T, ControlError>>;
 
+/// Why an allocation failed, and the legs back when a socket could not be bound (so the caller
+/// can try other ports with the same configuration).
+pub(crate) struct AllocFailure {
+    pub(crate) error: ControlError,
+    pub(crate) legs: Option<Box<(LegConfig, LegConfig)>>,
+}
+
 /// A request to a worker.
 enum Control {
-    Allocate(Box<(LegConfig, LegConfig)>, Reply<(LegId, LegId)>),
+    Allocate(
+        Box<(LegConfig, LegConfig)>,
+        Sender<Result<(LegId, LegId), AllocFailure>>,
+    ),
     Release(LegId, Reply<()>),
     UpdateRemote(LegId, Option<SocketAddr>, Option<SocketAddr>, Reply<()>),
+    UpdateKeys(LegId, Box<(Option<Context>, Option<Context>)>, Reply<()>),
     Stats(LegId, Reply<LegStats>),
     Io(Reply<IoCounters>),
     Stop,
@@ -153,7 +170,8 @@ enum Control {
 pub struct Worker {
     control: Sender<Control>,
     /// Behind a mutex so a `Worker` can be shared by control threads (never on the packet path).
-    events: std::sync::Mutex<Receiver<Event>>,
+    /// `None` for a worker of a [`MediaPlane`], whose events go to the plane.
+    events: Option<std::sync::Mutex<Receiver<(usize, Event)>>>,
     info: WorkerInfo,
     thread: Option<JoinHandle<()>>,
 }
@@ -235,8 +253,19 @@ impl Worker {
     /// Starts a worker thread. Fails when the backend cannot start, a shared multiplexed port
     /// cannot be bound, or the thread cannot be pinned.
     pub fn spawn(cfg: WorkerConfig) -> io::Result<Worker> {
-        let (control_tx, control_rx) = mpsc::channel();
         let (event_tx, event_rx) = mpsc::channel();
+        let mut w = Worker::spawn_reporting(cfg, 0, event_tx)?;
+        w.events = Some(std::sync::Mutex::new(event_rx));
+        Ok(w)
+    }
+
+    /// Starts a worker whose events go, tagged with `index`, to `events` (a plane's channel).
+    pub(crate) fn spawn_reporting(
+        cfg: WorkerConfig,
+        index: usize,
+        events: Sender<(usize, Event)>,
+    ) -> io::Result<Worker> {
+        let (control_tx, control_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<WorkerInfo>>();
         let name = format!(
             "media-{}",
@@ -257,7 +286,7 @@ impl Worker {
             match started {
                 Ok((io, info)) => {
                     if ready_tx.send(Ok(info)).is_ok() {
-                        run(cfg, io, control_rx, event_tx);
+                        run(cfg, io, control_rx, index, events);
                     }
                 }
                 Err(e) => {
@@ -270,7 +299,7 @@ impl Worker {
             .map_err(|_| io::Error::other("media worker died while starting"))??;
         Ok(Worker {
             control: control_tx,
-            events: std::sync::Mutex::new(event_rx),
+            events: None,
             info,
             thread: Some(thread),
         })
@@ -291,7 +320,24 @@ impl Worker {
 
     /// Binds the legs' ports and creates the call (see [`Relay::allocate`]).
     pub fn allocate(&self, a: LegConfig, b: LegConfig) -> Result<(LegId, LegId), ControlError> {
-        self.ask(|r| Control::Allocate(Box::new((a, b)), r))
+        self.try_allocate(a, b).map_err(|f| f.error)
+    }
+
+    /// [`Worker::allocate`], giving the legs back when a socket could not be bound.
+    pub(crate) fn try_allocate(
+        &self,
+        a: LegConfig,
+        b: LegConfig,
+    ) -> Result<(LegId, LegId), AllocFailure> {
+        let gone = || AllocFailure {
+            error: ControlError::WorkerGone,
+            legs: None,
+        };
+        let (tx, rx) = mpsc::channel();
+        self.control
+            .send(Control::Allocate(Box::new((a, b)), tx))
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
     }
 
     /// Releases a call and closes its sockets.
@@ -309,6 +355,17 @@ impl Worker {
         self.ask(|r| Control::UpdateRemote(leg, rtp, rtcp, r))
     }
 
+    /// New SRTP contexts for a leg (new keys after a re-INVITE): `srtp_in` unprotects what
+    /// arrives on the leg, `srtp_out` protects what leaves through it. Both are replaced.
+    pub fn update_keys(
+        &self,
+        leg: LegId,
+        srtp_in: Option<Context>,
+        srtp_out: Option<Context>,
+    ) -> Result<(), ControlError> {
+        self.ask(|r| Control::UpdateKeys(leg, Box::new((srtp_in, srtp_out)), r))
+    }
+
     /// A leg's statistics.
     pub fn stats(&self, leg: LegId) -> Result<LegStats, ControlError> {
         self.ask(|r| Control::Stats(leg, r))
@@ -321,8 +378,8 @@ impl Worker {
 
     /// The next relay event, waiting up to `timeout`.
     pub fn next_event(&self, timeout: Duration) -> Option<Event> {
-        let rx = self.events.lock().ok()?;
-        rx.recv_timeout(timeout).ok()
+        let rx = self.events.as_ref()?.lock().ok()?;
+        rx.recv_timeout(timeout).ok().map(|(_, e)| e)
     }
 }
 
@@ -342,7 +399,13 @@ fn ports_of(l: &LegConfig) -> impl Iterator<Item = u16> {
     [Some(l.rtp_port), l.rtcp_port].into_iter().flatten()
 }
 
-fn run(cfg: WorkerConfig, mut io: Box<dyn Io>, control: Receiver<Control>, events: Sender<Event>) {
+fn run(
+    cfg: WorkerConfig,
+    mut io: Box<dyn Io>,
+    control: Receiver<Control>,
+    index: usize,
+    events: Sender<(usize, Event)>,
+) {
     let mut relay = Relay::new(cfg.relay.clone());
     let mux_ports = cfg.relay.mux_ports.clone();
     // Each leg -> its peer and the ports the call holds, to close them on release.
@@ -391,6 +454,14 @@ fn run(cfg: WorkerConfig, mut io: Box<dyn Io>, control: Receiver<Control>, event
                             .map_err(ControlError::from),
                     );
                 }
+                Control::UpdateKeys(leg, keys, reply) => {
+                    let (srtp_in, srtp_out) = *keys;
+                    let _ = reply.send(
+                        relay
+                            .update_keys(leg, srtp_in, srtp_out)
+                            .map_err(ControlError::from),
+                    );
+                }
                 Control::Stats(leg, reply) => {
                     let _ = reply.send(relay.stats(leg).map_err(ControlError::from));
                 }
@@ -416,7 +487,7 @@ fn run(cfg: WorkerConfig, mut io: Box<dyn Io>, control: Receiver<Control>, event
             relay.handle_timeout(now);
         }
         while let Some(e) = relay.poll_event() {
-            if events.send(e).is_err() {
+            if events.send((index, e)).is_err() {
                 // Nobody listens for events; keep relaying.
             }
         }
@@ -431,7 +502,7 @@ fn allocate(
     a: LegConfig,
     b: LegConfig,
     own: &[u16],
-) -> Result<(LegId, LegId), ControlError> {
+) -> Result<(LegId, LegId), AllocFailure> {
     let mut bound = Vec::new();
     for &p in own {
         match bind(ip, p).and_then(|s| io.add(p, s)) {
@@ -440,7 +511,10 @@ fn allocate(
                 for q in bound {
                     io.remove(q);
                 }
-                return Err(ControlError::Socket(p, e));
+                return Err(AllocFailure {
+                    error: ControlError::Socket(p, e),
+                    legs: Some(Box::new((a, b))),
+                });
             }
         }
     }
@@ -448,6 +522,9 @@ fn allocate(
         for &q in &bound {
             io.remove(q);
         }
-        ControlError::Relay(e)
+        AllocFailure {
+            error: ControlError::Relay(e),
+            legs: None,
+        }
     })
 }

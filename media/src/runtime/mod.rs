@@ -15,6 +15,7 @@
 //! Neither backend allocates or locks per datagram: receive buffers are allocated once, per
 //! worker, and reused.
 
+mod batch;
 mod plane;
 #[allow(unsafe_code)]
 mod sockets;
@@ -110,6 +111,13 @@ pub struct IoCounters {
     pub receive_errors: u64,
     /// Times the io_uring buffer ring ran dry and receives had to be armed again.
     pub buffers_exhausted: u64,
+    /// Sends that carried several datagrams of one flow (UDP GSO).
+    pub gso_sends: u64,
+    /// GSO sends the path refused (the datagrams then went one by one, and that socket gets no
+    /// more GSO sends).
+    pub gso_fallbacks: u64,
+    /// Receives that brought several datagrams coalesced (UDP GRO, multiplexed ports).
+    pub gro_receives: u64,
 }
 
 /// Why a control request failed.
@@ -178,8 +186,9 @@ pub struct Worker {
 
 /// The backends' common interface, driven by the worker loop.
 pub(crate) trait Io {
-    /// Starts receiving on `socket` (bound to local port `port`).
-    fn add(&mut self, port: u16, socket: UdpSocket) -> io::Result<()>;
+    /// Starts receiving on `socket` (bound to local port `port`); `gro`: a multiplexed port,
+    /// whose datagrams may arrive coalesced (UDP GRO).
+    fn add(&mut self, port: u16, socket: UdpSocket, gro: bool) -> io::Result<()>;
     /// Stops receiving on `port` and closes its socket.
     fn remove(&mut self, port: u16);
     /// Waits up to `timeout` for datagrams; hands each to `handle` (the relay), sends what it
@@ -279,7 +288,7 @@ impl Worker {
                 let (mut io, mut info) = open_backend(cfg.backend, cfg.batch.max(1))?;
                 info.core = cfg.core;
                 for &p in &cfg.relay.mux_ports {
-                    io.add(p, bind(cfg.bind_ip, p)?)?;
+                    io.add(p, bind(cfg.bind_ip, p)?, true)?;
                 }
                 Ok((io, info))
             })();
@@ -505,7 +514,7 @@ fn allocate(
 ) -> Result<(LegId, LegId), AllocFailure> {
     let mut bound = Vec::new();
     for &p in own {
-        match bind(ip, p).and_then(|s| io.add(p, s)) {
+        match bind(ip, p).and_then(|s| io.add(p, s, false)) {
             Ok(()) => bound.push(p),
             Err(e) => {
                 for q in bound {
@@ -527,4 +536,115 @@ fn allocate(
             legs: None,
         }
     })
+}
+
+/// Checks both backends share: UDP GSO out of and GRO into a multiplexed port.
+#[cfg(test)]
+pub(crate) mod backend_checks {
+    use super::{Datagram, Io, UdpBatch};
+    use crate::relay::engine::Transmit;
+    use std::net::{SocketAddr, UdpSocket};
+    use std::time::{Duration, Instant};
+
+    /// Generous: CI has two cores and other tests run beside these.
+    const WAIT: Duration = Duration::from_secs(10);
+    const CALLS: usize = 20;
+
+    fn local(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn bound() -> (UdpSocket, u16) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        let p = s.local_addr().unwrap().port();
+        (s, p)
+    }
+
+    fn pump(
+        io: &mut dyn Io,
+        handle: &mut dyn FnMut(Datagram<'_>) -> Option<Transmit>,
+        done: impl Fn(&dyn Io) -> bool,
+    ) {
+        let until = Instant::now() + WAIT;
+        while !done(io) && Instant::now() < until {
+            io.poll(Duration::from_millis(10), handle).unwrap();
+        }
+    }
+
+    /// Datagrams from `CALLS` sockets, forwarded from the multiplexed port to one peer, leave
+    /// in GSO sends and arrive whole and in order; `CALLS` datagrams the peer sends in one GSO
+    /// send to the multiplexed port arrive coalesced (GRO) and reach the relay one by one.
+    pub(crate) fn gso_out_and_gro_in(io: &mut dyn Io) {
+        let (mux, m) = bound();
+        io.add(m, mux, true).unwrap();
+        let mut ports = Vec::new();
+        let mut peers = Vec::new();
+        for _ in 0..CALLS {
+            let (s, p) = bound();
+            io.add(p, s, false).unwrap();
+            ports.push(p);
+            peers.push(UdpSocket::bind("127.0.0.1:0").unwrap());
+        }
+        let mut c = UdpBatch::new(UdpSocket::bind("127.0.0.1:0").unwrap(), 64).unwrap();
+        c.set_gro().unwrap();
+        let c_addr = c.local_addr().unwrap();
+
+        // Out: every call's datagram waits in its socket before the relay polls, so one poll
+        // forwards them all and can group them.
+        for (i, (peer, &p)) in peers.iter().zip(&ports).enumerate() {
+            peer.send_to(&[i as u8; 100], local(p)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let mut forward = |d: Datagram<'_>| -> Option<Transmit> {
+            Some(Transmit {
+                src_port: m,
+                dst: c_addr,
+                start: d.start,
+                len: d.len,
+            })
+        };
+        pump(io, &mut forward, |io| io.counters().sent >= CALLS as u64);
+        let out = io.counters();
+        assert_eq!(out.sent, CALLS as u64, "{out:?}");
+        assert!(
+            out.gso_sends >= 1,
+            "forwards to one peer share sends: {out:?}"
+        );
+        assert_eq!(out.gso_fallbacks, 0, "{out:?}");
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let until = Instant::now() + WAIT;
+        while got.len() < CALLS && Instant::now() < until {
+            let n = c
+                .recv(|from, d| {
+                    assert_eq!(from, local(m));
+                    got.push(d.to_vec());
+                })
+                .unwrap();
+            if n == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        got.sort();
+        let want: Vec<Vec<u8>> = (0..CALLS).map(|i| vec![i as u8; 100]).collect();
+        assert_eq!(got, want, "every datagram, whole");
+
+        // In: one GSO send of CALLS datagrams from the peer.
+        let segs: Vec<Vec<u8>> = (0..CALLS).map(|i| vec![100 + i as u8; 100]).collect();
+        let refs: Vec<&[u8]> = segs.iter().map(Vec::as_slice).collect();
+        assert_eq!(c.send_segments(local(m), &refs).unwrap(), CALLS);
+        let before = io.counters().received;
+        let mut seen: Vec<(u16, Vec<u8>)> = Vec::new();
+        let mut record = |d: Datagram<'_>| -> Option<Transmit> {
+            seen.push((d.port, d.buf[d.start..d.start + d.len].to_vec()));
+            None
+        };
+        pump(io, &mut record, |io| {
+            io.counters().received >= before + CALLS as u64
+        });
+        let inn = io.counters();
+        assert!(inn.gro_receives >= 1, "coalesced on the way in: {inn:?}");
+        let want: Vec<(u16, Vec<u8>)> = segs.iter().map(|s| (m, s.clone())).collect();
+        assert_eq!(seen, want, "one by one, in order, on the multiplexed port");
+    }
 }

@@ -1,8 +1,11 @@
 //! The socket fallback backend: epoll over non-blocking UDP sockets, `recvmmsg` to receive a
-//! batch, `sendmmsg` to send what the relay returns, grouped per source socket.
+//! batch, `sendmmsg` to send what the relay returns, grouped per source socket; one `sendmsg`
+//! with `UDP_SEGMENT` for each run of datagrams to one destination from one socket (GSO, see
+//! [`super::batch`]), and `UDP_GRO` receives on the multiplexed ports.
 //!
-//! Every buffer, `mmsghdr`, `iovec` and address is allocated once in [`SocketIo::new`]. The
-//! receive buffers of a batch are sent from before the next batch is received into them.
+//! Every buffer, `mmsghdr`, `iovec` and address is allocated once in [`SocketIo::new`]. A poll
+//! receives from every ready socket into the receive slots and sends what the relay forwarded
+//! when the slots run out and when it ends, before the slots are received into again.
 
 use std::collections::HashMap;
 use std::io;
@@ -11,6 +14,10 @@ use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use super::batch::{
+    gro_segment_size, gso_unsupported, order_by_flow, run_len, write_udp_segment, Staged,
+    GRO_BUFFER, GSO_MAX_SEGMENTS,
+};
 use super::{Datagram, Io, IoCounters, BUF_SIZE};
 use crate::relay::engine::{Transmit, HEADROOM};
 
@@ -66,22 +73,63 @@ impl MsgArrays {
     }
 }
 
+/// One socket of the backend.
+struct Sock {
+    socket: UdpSocket,
+    /// A multiplexed port: receives with `UDP_GRO`.
+    gro: bool,
+    /// GSO sends are allowed (cleared when the path refused one).
+    gso: bool,
+}
+
+/// The reusable header of one GSO `sendmsg`: up to [`GSO_MAX_SEGMENTS`] iovecs, the destination,
+/// the `UDP_SEGMENT` control message.
+struct GsoMsg {
+    hdr: libc::msghdr,
+    iov: Box<[libc::iovec]>,
+    name: libc::sockaddr_storage,
+    control: ControlBuf<32>,
+}
+
+/// Control message storage, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+pub(crate) struct ControlBuf<const N: usize>(pub(crate) [u8; N]);
+
+/// The reusable parts of one GRO `recvmsg`: a buffer for the largest coalesced datagram, the
+/// source address, room for the `UDP_GRO` control message.
+struct GroRecv {
+    buf: Box<[u8]>,
+    name: libc::sockaddr_storage,
+    control: ControlBuf<64>,
+}
+
 pub(crate) struct SocketIo {
     epoll: OwnedFd,
-    sockets: HashMap<u16, UdpSocket>,
+    sockets: HashMap<u16, Sock>,
     batch: usize,
+    /// Receive buffers: `slots` of [`BUF_SIZE`] bytes. A poll fills them from every ready socket
+    /// and sends what the relay forwards when they run out, and at the end.
     bufs: Box<[u8]>,
+    slots: usize,
+    /// Slots filled since the last flush.
+    used: usize,
     rx: MsgArrays,
-    /// Forwards of the current batch: (buffer index, transmit).
-    out: Vec<(usize, Transmit)>,
+    /// Forwards since the last flush (`buf` = slot).
+    staged: Vec<Staged>,
     tx: MsgArrays,
+    gso: GsoMsg,
+    gro: GroRecv,
     events: Box<[libc::epoll_event]>,
     counters: IoCounters,
 }
 
-// SAFETY: the raw pointers inside the iovec/mmsghdr arrays point only into this struct's own
-// boxed buffers, which move with it; the struct is used by one thread at a time.
+// SAFETY: the raw pointers inside the iovec/mmsghdr/msghdr arrays point only into this struct's
+// own boxed buffers, which move with it; the struct is used by one thread at a time.
 unsafe impl Send for SocketIo {}
+
+/// Receive slots per poll at least: enough that the datagrams of many ready sockets are
+/// forwarded together, so GSO can group them.
+const MIN_SLOTS: usize = 256;
 
 impl SocketIo {
     pub(crate) fn new(batch: usize) -> io::Result<SocketIo> {
@@ -92,61 +140,304 @@ impl SocketIo {
         }
         // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        let slots = batch.max(MIN_SLOTS);
+        // SAFETY: all-zero is a valid value for these plain C structs (null pointers, zero
+        // lengths).
+        let (hdr, storage): (libc::msghdr, libc::sockaddr_storage) =
+            unsafe { (zeroed(), zeroed()) };
+        let iov = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
         Ok(SocketIo {
             epoll,
             sockets: HashMap::new(),
             batch,
-            bufs: vec![0u8; batch * BUF_SIZE].into_boxed_slice(),
+            bufs: vec![0u8; slots * BUF_SIZE].into_boxed_slice(),
+            slots,
+            used: 0,
             rx: MsgArrays::new(batch),
-            out: Vec::with_capacity(batch),
-            tx: MsgArrays::new(batch),
+            staged: Vec::with_capacity(slots),
+            tx: MsgArrays::new(slots),
+            gso: GsoMsg {
+                hdr,
+                iov: vec![iov; GSO_MAX_SEGMENTS].into_boxed_slice(),
+                name: storage,
+                control: ControlBuf([0; 32]),
+            },
+            gro: GroRecv {
+                buf: vec![0u8; GRO_BUFFER].into_boxed_slice(),
+                name: storage,
+                control: ControlBuf([0; 64]),
+            },
             events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS].into_boxed_slice(),
             counters: IoCounters::default(),
         })
     }
 
-    /// Receives up to a batch on `fd` into the buffers (after the headroom). Returns how many.
-    fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
-        for i in 0..self.batch {
-            let buf = self.bufs[i * BUF_SIZE + HEADROOM..].as_mut_ptr();
+    /// Receives up to `n` datagrams on `fd` into the slots from `self.used` on (after the
+    /// headroom). Returns how many.
+    fn receive(&mut self, fd: RawFd, n: usize) -> io::Result<usize> {
+        for i in 0..n {
+            let buf = self.bufs[(self.used + i) * BUF_SIZE + HEADROOM..].as_mut_ptr();
             self.rx.set(i, buf, super::MAX_DATAGRAM, ANY_NAME);
         }
-        // SAFETY: rx holds `batch` initialised headers whose name and iovec pointers point
-        // into this struct's own buffers, each iovec no longer than its buffer slot.
-        let n = unsafe {
+        // SAFETY: rx holds at least `n` initialised headers (n <= batch) whose name and iovec
+        // pointers point into this struct's own buffers, each iovec no longer than its slot
+        // (slots used + i < self.slots, checked by the caller).
+        let r = unsafe {
             libc::recvmmsg(
                 fd,
                 self.rx.msgs.as_mut_ptr(),
-                self.batch as libc::c_uint,
+                n as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
             )
         };
-        if n < 0 {
+        if r < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(n as usize)
+        Ok(r as usize)
     }
 
-    /// Sends the batch's forwards, one `sendmmsg` per source socket.
+    /// Hands the datagram in slot `slot` (`len` bytes after the headroom) to the relay and
+    /// stages what it forwards.
+    fn deliver(
+        &mut self,
+        slot: usize,
+        port: u16,
+        src: SocketAddr,
+        len: usize,
+        handle: &mut dyn FnMut(Datagram<'_>) -> Option<Transmit>,
+    ) {
+        let base = slot * BUF_SIZE;
+        let buf = &mut self.bufs[base..base + BUF_SIZE];
+        if let Some(t) = handle(Datagram {
+            port,
+            src,
+            buf,
+            start: HEADROOM,
+            len,
+        }) {
+            let seq = self.staged.len() as u32;
+            self.staged.push(Staged {
+                seq,
+                buf: slot as u32,
+                t,
+            });
+        }
+    }
+
+    /// Receives on a plain socket: `recvmmsg` batches into the slots, a few rounds.
+    fn poll_plain(
+        &mut self,
+        port: u16,
+        fd: RawFd,
+        handle: &mut dyn FnMut(Datagram<'_>) -> Option<Transmit>,
+    ) {
+        for _ in 0..ROUNDS {
+            if self.used + self.batch > self.slots {
+                self.flush();
+            }
+            let got = match self.receive(fd, self.batch) {
+                Ok(k) => k,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(_) => {
+                    self.counters.receive_errors += 1;
+                    0
+                }
+            };
+            let first = self.used;
+            self.used += got;
+            for i in 0..got {
+                let m = &self.rx.msgs[i];
+                let len = m.msg_len as usize;
+                let truncated = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+                let namelen = m.msg_hdr.msg_namelen;
+                self.counters.received += 1;
+                let Some(src) = read_sockaddr(&self.rx.names[i], namelen) else {
+                    continue;
+                };
+                if truncated {
+                    continue;
+                }
+                self.deliver(first + i, port, src, len, handle);
+            }
+            if got < self.batch {
+                break;
+            }
+        }
+    }
+
+    /// Receives on a multiplexed (GRO) socket: one `recvmsg` may bring many datagrams of one
+    /// flow; each is copied into a slot of its own and handed to the relay.
+    fn poll_gro(
+        &mut self,
+        port: u16,
+        fd: RawFd,
+        handle: &mut dyn FnMut(Datagram<'_>) -> Option<Transmit>,
+    ) {
+        for _ in 0..ROUNDS * 4 {
+            let mut iov = libc::iovec {
+                iov_base: self.gro.buf.as_mut_ptr().cast(),
+                iov_len: self.gro.buf.len(),
+            };
+            // SAFETY: all-zero is a valid msghdr.
+            let mut hdr: libc::msghdr = unsafe { zeroed() };
+            hdr.msg_name = (&mut self.gro.name as *mut libc::sockaddr_storage).cast();
+            hdr.msg_namelen = ANY_NAME;
+            hdr.msg_iov = &mut iov;
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = self.gro.control.0.as_mut_ptr().cast();
+            hdr.msg_controllen = self.gro.control.0.len();
+            // SAFETY: hdr points at this struct's GRO buffer, name and control storage, with
+            // their true lengths; all outlive the call.
+            let r = unsafe { libc::recvmsg(fd, &mut hdr, libc::MSG_DONTWAIT) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::WouldBlock {
+                    self.counters.receive_errors += 1;
+                }
+                return;
+            }
+            let total = r as usize;
+            let Some(src) = read_sockaddr(&self.gro.name, hdr.msg_namelen) else {
+                self.counters.receive_errors += 1;
+                continue;
+            };
+            if hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                self.counters.receive_errors += 1;
+                continue;
+            }
+            let control_len = hdr.msg_controllen.min(self.gro.control.0.len());
+            let seg = gro_segment_size(&self.gro.control.0[..control_len]).unwrap_or(total);
+            let seg = seg.max(1);
+            if total > seg {
+                self.counters.gro_receives += 1;
+            }
+            let mut off = 0;
+            while off < total {
+                let len = seg.min(total - off);
+                if len > super::MAX_DATAGRAM {
+                    self.counters.receive_errors += 1;
+                    off += len;
+                    continue;
+                }
+                if self.used == self.slots {
+                    self.flush();
+                }
+                let slot = self.used;
+                self.used += 1;
+                let base = slot * BUF_SIZE + HEADROOM;
+                self.bufs[base..base + len].copy_from_slice(&self.gro.buf[off..off + len]);
+                self.counters.received += 1;
+                self.deliver(slot, port, src, len, handle);
+                off += len;
+            }
+        }
+    }
+
+    /// Sends every staged forward: GSO runs with one `sendmsg` each, the rest with one
+    /// `sendmmsg` per source socket, in flow order. Empties the slots.
     fn flush(&mut self) {
+        let mut staged = std::mem::take(&mut self.staged);
+        order_by_flow(&mut staged);
+        let mut singles = 0; // staged[pending..pending + singles] wait for a sendmmsg
+        let mut pending = 0;
+        let mut i = 0;
+        while i < staged.len() {
+            let src = staged[i].t.src_port;
+            let gso_ok = self.sockets.get(&src).is_some_and(|s| s.gso);
+            let n = if gso_ok { run_len(&staged[i..]) } else { 1 };
+            if n >= 2 {
+                self.send_singles(&staged[pending..pending + singles]);
+                if !self.send_gso(&staged[i..i + n]) {
+                    // The path refused GSO: the same datagrams one by one.
+                    self.send_singles(&staged[i..i + n]);
+                }
+                i += n;
+                pending = i;
+                singles = 0;
+            } else {
+                singles += 1;
+                i += 1;
+            }
+        }
+        self.send_singles(&staged[pending..pending + singles]);
+        staged.clear();
+        self.staged = staged;
+        self.used = 0;
+    }
+
+    /// One `sendmsg` with a `UDP_SEGMENT` message for `run` (one flow, sizes as
+    /// [`run_len`] allows). False if the path does not take GSO (nothing was sent; the socket
+    /// gets no GSO sends again).
+    fn send_gso(&mut self, run: &[Staged]) -> bool {
+        let Some(first) = run.first() else {
+            return true;
+        };
+        let Some(fd) = self
+            .sockets
+            .get(&first.t.src_port)
+            .map(|s| s.socket.as_raw_fd())
+        else {
+            self.counters.send_errors += run.len() as u64;
+            return true;
+        };
+        for (j, s) in run.iter().enumerate() {
+            let buf = self.bufs[s.buf as usize * BUF_SIZE + s.t.start..].as_mut_ptr();
+            self.gso.iov[j] = libc::iovec {
+                iov_base: buf.cast(),
+                iov_len: s.t.len,
+            };
+        }
+        let namelen = write_sockaddr(&first.t.dst, &mut self.gso.name);
+        let clen = write_udp_segment(&mut self.gso.control.0, first.t.len as u16);
+        let h = &mut self.gso.hdr;
+        h.msg_name = (&mut self.gso.name as *mut libc::sockaddr_storage).cast();
+        h.msg_namelen = namelen;
+        h.msg_iov = self.gso.iov.as_mut_ptr();
+        h.msg_iovlen = run.len();
+        h.msg_control = self.gso.control.0.as_mut_ptr().cast();
+        h.msg_controllen = clen;
+        h.msg_flags = 0;
+        // SAFETY: the header points at this struct's iovec array (run.len() <= GSO_MAX_SEGMENTS
+        // entries set above, each inside a slot), address and control storage.
+        let r = unsafe { libc::sendmsg(fd, &self.gso.hdr, libc::MSG_DONTWAIT) };
+        if r >= 0 {
+            self.counters.sent += run.len() as u64;
+            self.counters.gso_sends += 1;
+            return true;
+        }
+        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        if gso_unsupported(errno) {
+            self.counters.gso_fallbacks += 1;
+            if let Some(s) = self.sockets.get_mut(&first.t.src_port) {
+                s.gso = false;
+            }
+            return false;
+        }
+        // Buffer full, unreachable: the run is lost, as single sends would be.
+        self.counters.send_errors += run.len() as u64;
+        true
+    }
+
+    /// `sendmmsg` for each run of forwards from the same socket.
+    fn send_singles(&mut self, out: &[Staged]) {
         let mut done = 0;
-        while done < self.out.len() {
-            let src_port = self.out[done].1.src_port;
-            let Some(fd) = self.sockets.get(&src_port).map(AsRawFd::as_raw_fd) else {
+        while done < out.len() {
+            let src_port = out[done].t.src_port;
+            let Some(fd) = self.sockets.get(&src_port).map(|s| s.socket.as_raw_fd()) else {
                 self.counters.send_errors += 1;
                 done += 1;
                 continue;
             };
-            // The run of forwards from the same port (the relay groups nothing; a call's
-            // packets usually come in runs, and the rest simply takes more calls).
             let mut n = 0;
-            while done + n < self.out.len() && self.out[done + n].1.src_port == src_port {
-                let (buf_index, t) = self.out[done + n];
-                let base = buf_index * BUF_SIZE;
-                let len = write_sockaddr(&t.dst, &mut self.tx.names[n]);
-                let buf = self.bufs[base + t.start..].as_mut_ptr();
-                self.tx.set(n, buf, t.len, len);
+            while done + n < out.len() && out[done + n].t.src_port == src_port {
+                let s = out[done + n];
+                let len = write_sockaddr(&s.t.dst, &mut self.tx.names[n]);
+                let buf = self.bufs[s.buf as usize * BUF_SIZE + s.t.start..].as_mut_ptr();
+                self.tx.set(n, buf, s.t.len, len);
                 n += 1;
             }
             let mut sent = 0;
@@ -173,12 +464,14 @@ impl SocketIo {
             }
             done += n;
         }
-        self.out.clear();
     }
 }
 
 impl Io for SocketIo {
-    fn add(&mut self, port: u16, socket: UdpSocket) -> io::Result<()> {
+    fn add(&mut self, port: u16, socket: UdpSocket, gro: bool) -> io::Result<()> {
+        if gro {
+            set_int_option(socket.as_raw_fd(), libc::SOL_UDP, libc::UDP_GRO, 1)?;
+        }
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: u64::from(port),
@@ -195,7 +488,14 @@ impl Io for SocketIo {
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
-        self.sockets.insert(port, socket);
+        self.sockets.insert(
+            port,
+            Sock {
+                socket,
+                gro,
+                gso: true,
+            },
+        );
         Ok(())
     }
 
@@ -206,7 +506,7 @@ impl Io for SocketIo {
                 libc::epoll_ctl(
                     self.epoll.as_raw_fd(),
                     libc::EPOLL_CTL_DEL,
-                    s.as_raw_fd(),
+                    s.socket.as_raw_fd(),
                     std::ptr::null_mut(),
                 );
             }
@@ -238,54 +538,49 @@ impl Io for SocketIo {
         }
         for e in 0..n as usize {
             let port = self.events[e].u64 as u16;
-            let Some(fd) = self.sockets.get(&port).map(AsRawFd::as_raw_fd) else {
+            let Some((fd, gro)) = self
+                .sockets
+                .get(&port)
+                .map(|s| (s.socket.as_raw_fd(), s.gro))
+            else {
                 continue;
             };
-            for _ in 0..ROUNDS {
-                let got = match self.receive(fd) {
-                    Ok(k) => k,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                    Err(_) => {
-                        self.counters.receive_errors += 1;
-                        0
-                    }
-                };
-                for i in 0..got {
-                    let m = &self.rx.msgs[i];
-                    let len = m.msg_len as usize;
-                    let truncated = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-                    let namelen = m.msg_hdr.msg_namelen;
-                    self.counters.received += 1;
-                    let Some(src) = read_sockaddr(&self.rx.names[i], namelen) else {
-                        continue;
-                    };
-                    if truncated {
-                        continue;
-                    }
-                    let base = i * BUF_SIZE;
-                    let buf = &mut self.bufs[base..base + BUF_SIZE];
-                    if let Some(t) = handle(Datagram {
-                        port,
-                        src,
-                        buf,
-                        start: HEADROOM,
-                        len,
-                    }) {
-                        self.out.push((i, t));
-                    }
-                }
-                self.flush();
-                if got < self.batch {
-                    break;
-                }
+            if gro {
+                self.poll_gro(port, fd, handle);
+            } else {
+                self.poll_plain(port, fd, handle);
             }
         }
+        self.flush();
         Ok(())
     }
 
     fn counters(&self) -> IoCounters {
         self.counters
     }
+}
+
+/// `setsockopt(fd, level, name, &value)` for an `int` option.
+pub(crate) fn set_int_option(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: fd is a valid socket; the option value is a c_int of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Reads a socket address the kernel wrote.
@@ -375,6 +670,10 @@ pub struct UdpBatch {
     bufs: Box<[u8]>,
     m: MsgArrays,
     lens: Box<[usize]>,
+    /// Set by [`UdpBatch::set_gro`]: receives may bring many datagrams at once.
+    gro: Option<GroRecv>,
+    /// The `UDP_SEGMENT` message of [`UdpBatch::send_segments`].
+    segment: ControlBuf<32>,
 }
 
 impl core::fmt::Debug for UdpBatch {
@@ -404,7 +703,124 @@ impl UdpBatch {
             bufs: vec![0u8; capacity * BATCH_DATAGRAM].into_boxed_slice(),
             m: MsgArrays::new(capacity),
             lens: vec![0; capacity].into_boxed_slice(),
+            gro: None,
+            segment: ControlBuf([0; 32]),
         })
+    }
+
+    /// Turns on `UDP_GRO`: the kernel may coalesce datagrams of one flow, which
+    /// [`UdpBatch::recv`] splits again (one call then reads one coalesced receive).
+    pub fn set_gro(&mut self) -> io::Result<()> {
+        set_int_option(self.socket.as_raw_fd(), libc::SOL_UDP, libc::UDP_GRO, 1)?;
+        // SAFETY: all-zero is a valid sockaddr_storage.
+        let name: libc::sockaddr_storage = unsafe { zeroed() };
+        self.gro = Some(GroRecv {
+            buf: vec![0u8; GRO_BUFFER].into_boxed_slice(),
+            name,
+            control: ControlBuf([0; 64]),
+        });
+        Ok(())
+    }
+
+    /// Sends `segments` to `dst` as one UDP GSO send: all must have the length of the first,
+    /// except the last, which may be shorter; at most the batch capacity and 64 of them.
+    /// Returns how many datagrams the kernel took (all, or 0 when its buffer is full).
+    pub fn send_segments(&mut self, dst: SocketAddr, segments: &[&[u8]]) -> io::Result<usize> {
+        let Some(first) = segments.first() else {
+            return Ok(0);
+        };
+        let seg = first.len();
+        let shape_ok = segments.len() <= self.capacity.min(GSO_MAX_SEGMENTS)
+            && seg > 0
+            && segments.iter().enumerate().all(|(i, s)| {
+                s.len() == seg || (i + 1 == segments.len() && s.len() < seg && !s.is_empty())
+            });
+        let seg16 = u16::try_from(seg)
+            .ok()
+            .filter(|_| shape_ok)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "GSO segments must share the first one's length (the last may be shorter)",
+                )
+            })?;
+        for (i, s) in segments.iter().enumerate() {
+            // The kernel only reads a send's data: the cast to *mut is never written through.
+            self.m.iov[i] = libc::iovec {
+                iov_base: s.as_ptr() as *mut libc::c_void,
+                iov_len: s.len(),
+            };
+        }
+        let namelen = write_sockaddr(&dst, &mut self.m.names[0]);
+        let clen = write_udp_segment(&mut self.segment.0, seg16);
+        // SAFETY: all-zero is a valid msghdr.
+        let mut hdr: libc::msghdr = unsafe { zeroed() };
+        hdr.msg_name = (&mut self.m.names[0] as *mut libc::sockaddr_storage).cast();
+        hdr.msg_namelen = namelen;
+        hdr.msg_iov = self.m.iov.as_mut_ptr();
+        hdr.msg_iovlen = segments.len();
+        hdr.msg_control = self.segment.0.as_mut_ptr().cast();
+        hdr.msg_controllen = clen;
+        // SAFETY: the header points at our iovec array (segments.len() entries set above, over
+        // the caller's slices, which outlive the call), address and control storage.
+        let r = unsafe { libc::sendmsg(self.socket.as_raw_fd(), &hdr, libc::MSG_DONTWAIT) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(e)
+            };
+        }
+        Ok(segments.len())
+    }
+
+    /// One GRO receive: calls `f` for each datagram it brought.
+    fn recv_gro(&mut self, mut f: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
+        let fd = self.socket.as_raw_fd();
+        let Some(g) = self.gro.as_mut() else {
+            return Ok(0);
+        };
+        let mut iov = libc::iovec {
+            iov_base: g.buf.as_mut_ptr().cast(),
+            iov_len: g.buf.len(),
+        };
+        // SAFETY: all-zero is a valid msghdr.
+        let mut hdr: libc::msghdr = unsafe { zeroed() };
+        hdr.msg_name = (&mut g.name as *mut libc::sockaddr_storage).cast();
+        hdr.msg_namelen = ANY_NAME;
+        hdr.msg_iov = &mut iov;
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = g.control.0.as_mut_ptr().cast();
+        hdr.msg_controllen = g.control.0.len();
+        // SAFETY: hdr points at this struct's GRO buffer, name and control storage, with their
+        // true lengths; all outlive the call.
+        let r = unsafe { libc::recvmsg(fd, &mut hdr, libc::MSG_DONTWAIT) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(e)
+            };
+        }
+        let total = (r as usize).min(g.buf.len());
+        let Some(src) = read_sockaddr(&g.name, hdr.msg_namelen) else {
+            return Ok(0);
+        };
+        let controllen = hdr.msg_controllen.min(g.control.0.len());
+        let seg = gro_segment_size(&g.control.0[..controllen])
+            .unwrap_or(total)
+            .max(1);
+        let mut n = 0;
+        let mut off = 0;
+        while off < total {
+            let len = seg.min(total - off);
+            f(src, &g.buf[off..off + len]);
+            off += len;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Asks for `bytes` of kernel receive and send buffer (as root beyond `rmem_max`/`wmem_max`,
@@ -492,6 +908,9 @@ impl UdpBatch {
     /// Receives up to `capacity` datagrams without waiting; calls `f(src, datagram)` for each
     /// and returns how many there were.
     pub fn recv(&mut self, mut f: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
+        if self.gro.is_some() {
+            return self.recv_gro(f);
+        }
         for i in 0..self.capacity {
             let buf = self.bufs[i * BATCH_DATAGRAM..].as_mut_ptr();
             self.m.set(i, buf, BATCH_DATAGRAM, ANY_NAME);
@@ -537,6 +956,12 @@ impl UdpBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gso_out_and_gro_in_on_a_multiplexed_port() {
+        let mut io = SocketIo::new(32).unwrap();
+        crate::runtime::backend_checks::gso_out_and_gro_in(&mut io);
+    }
 
     #[test]
     fn sockaddr_round_trip() {

@@ -47,6 +47,11 @@ use std::time::{Duration, Instant};
 use io_uring::types::{Fd, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 
+use super::batch::{
+    gro_segment_size, gso_unsupported, order_by_flow, run_len, write_udp_segment, Staged,
+    GRO_BUFFER, GSO_MAX_SEGMENTS,
+};
+use super::sockets::{set_int_option, ControlBuf};
 use super::{Datagram, Io, IoCounters, MAX_DATAGRAM};
 use crate::relay::engine::{Transmit, HEADROOM, TAILROOM};
 
@@ -89,6 +94,12 @@ const KIND_SHIFT: u32 = 56;
 const KIND_RECV: u64 = 1;
 const KIND_SEND: u64 = 2;
 const KIND_CANCEL: u64 = 3;
+const KIND_GSO: u64 = 4;
+/// Buffers outside the ring that the datagrams of a GRO receive are copied into (each with the
+/// relay's headroom and tailroom); they go back to their own free list, not to the ring.
+const BOUNCE_BUFFERS: usize = 2048;
+/// GSO sends in flight at most; beyond that a run goes out as single sends.
+const GSO_SLOTS: usize = 256;
 /// A slot's generation keeps 24 bits in `user_data`.
 const GEN_MASK: u32 = 0x00ff_ffff;
 /// No slot for this port.
@@ -213,6 +224,35 @@ struct Slot {
     arm_pending: bool,
     /// Cancels sent for the current receive (a missed cancel is retried a few times).
     cancels: u8,
+    /// A multiplexed port: single-shot GRO receives into this buffer instead of the ring. Kept
+    /// (and reused) until the slot serves a plain port or the backend is dropped; never freed
+    /// while a receive into it may be in flight.
+    gro: Option<Box<GroRecv>>,
+    /// GSO sends allowed from this socket (cleared when the path refused one).
+    gso: bool,
+}
+
+/// What a single-shot `recvmsg` on a GRO socket reads and writes: its header, one iovec over a
+/// buffer for the largest coalesced datagram, the source address, the `UDP_GRO` message.
+struct GroRecv {
+    hdr: libc::msghdr,
+    iov: libc::iovec,
+    name: SockAddr,
+    control: ControlBuf<64>,
+    buf: Box<[u8]>,
+}
+
+/// One GSO send in flight: its header, an iovec per datagram, the destination, the
+/// `UDP_SEGMENT` message, and the buffers and forwards it carries (to give the buffers back, or
+/// to send the datagrams one by one if the path refuses GSO).
+struct GsoSlot {
+    hdr: libc::msghdr,
+    iov: [libc::iovec; GSO_MAX_SEGMENTS],
+    addr: SockAddr,
+    control: ControlBuf<32>,
+    bids: [u16; GSO_MAX_SEGMENTS],
+    sends: [Transmit; GSO_MAX_SEGMENTS],
+    n: usize,
 }
 
 /// A completion, as read from the queue.
@@ -230,14 +270,18 @@ pub(crate) struct UringIo {
     ports: Box<[u32]>,
     /// The buffer ring entries (`nbufs` of them).
     ring_mem: Region,
-    /// The buffers (`nbufs * STRIDE` bytes).
+    /// The buffers (`(nbufs + BOUNCE_BUFFERS) * STRIDE` bytes): the ring's, then the bounce
+    /// buffers (ids from `nbufs` on).
     data: Region,
     nbufs: u16,
+    /// Free bounce buffers.
+    bounce_free: Vec<u16>,
     /// Our copy of the ring tail (published to entry 0's `resv`).
     tail: u16,
-    /// `owned[bid]`: the kernel handed buffer `bid` to us and it is not back in the ring.
+    /// `owned[bid]`: the kernel handed buffer `bid` to us and it is not back in the ring (a
+    /// bounce buffer: it is in use, not on its free list).
     owned: Box<[bool]>,
-    /// Buffers out of the ring (`owned` count).
+    /// Ring buffers out of the ring.
     held: usize,
     /// The receive template the kernel reads; freed only when the ring is quiet.
     template: ManuallyDrop<Box<libc::msghdr>>,
@@ -246,6 +290,11 @@ pub(crate) struct UringIo {
     /// One per buffer; freed only when the ring is quiet.
     sends: ManuallyDrop<Box<[SendSlot]>>,
     free_sends: Vec<u32>,
+    /// GSO sends; freed only when the ring is quiet.
+    gso_slots: ManuallyDrop<Box<[GsoSlot]>>,
+    free_gso: Vec<u32>,
+    /// Forwards of the current drain pass, sent (GSO runs grouped) when the pass ends.
+    staged: Vec<Staged>,
     /// Slots whose receive must be armed again (after `ENOBUFS` or a final completion).
     rearm: Vec<u32>,
     /// Completions read while no handler was at hand (in `remove`), handled by the next poll.
@@ -387,7 +436,8 @@ impl UringIo {
         // The memory first: locals drop in reverse order, so on any error below the ring is
         // closed before these are unmapped.
         let ring_mem = Region::new(nbufs * size_of::<RingEntry>())?;
-        let data = Region::new(nbufs * STRIDE)?;
+        let total = nbufs + BOUNCE_BUFFERS;
+        let data = Region::new(total * STRIDE)?;
         // Room for a receive and a send completion per buffer, and then some.
         let cq = (2 * n32).max(2 * SQ_ENTRIES).next_power_of_two();
         let ring = build_ring(SQ_ENTRIES, cq)?;
@@ -442,7 +492,29 @@ impl UringIo {
                 },
             },
         };
-        let sends: Box<[SendSlot]> = (0..nbufs).map(|_| zero_slot()).collect();
+        let sends: Box<[SendSlot]> = (0..total).map(|_| zero_slot()).collect();
+        let zero_iov = libc::iovec {
+            iov_base: ptr::null_mut(),
+            iov_len: 0,
+        };
+        let no_send = Transmit {
+            src_port: 0,
+            dst: SocketAddr::from(([0, 0, 0, 0], 0)),
+            start: 0,
+            len: 0,
+        };
+        let gso_slots: Box<[GsoSlot]> = (0..GSO_SLOTS)
+            .map(|_| GsoSlot {
+                hdr: zeroed_msghdr(),
+                iov: [zero_iov; GSO_MAX_SEGMENTS],
+                addr: zero_slot().addr,
+                control: ControlBuf([0; 32]),
+                bids: [0; GSO_MAX_SEGMENTS],
+                sends: [no_send; GSO_MAX_SEGMENTS],
+                n: 0,
+            })
+            .collect();
+        let total16 = u16::try_from(total).unwrap_or(u16::MAX);
         let mut io = UringIo {
             ring,
             slots: Vec::new(),
@@ -451,13 +523,17 @@ impl UringIo {
             ring_mem,
             data,
             nbufs: nbufs16,
+            bounce_free: (nbufs16..total16).rev().collect(),
             tail: 0,
-            owned: vec![true; nbufs].into_boxed_slice(),
+            owned: (0..total).map(|b| b < nbufs).collect(),
             held: nbufs,
             template: ManuallyDrop::new(Box::new(template)),
             parse_hdr: template,
             sends: ManuallyDrop::new(sends),
-            free_sends: (0..n32).rev().collect(),
+            free_sends: (0..total as u32).rev().collect(),
+            gso_slots: ManuallyDrop::new(gso_slots),
+            free_gso: (0..GSO_SLOTS as u32).rev().collect(),
+            staged: Vec::with_capacity(total),
             rearm: Vec::new(),
             backlog: VecDeque::with_capacity(cq as usize),
             scratch: Vec::with_capacity(cq as usize),
@@ -480,6 +556,10 @@ impl UringIo {
     /// Marks buffer `bid`, named by a completion, as ours. False for an id that is not in the
     /// ring.
     fn claim(&mut self, bid: u16) -> bool {
+        if bid >= self.nbufs {
+            // Not a ring buffer: the kernel cannot have picked it.
+            return false;
+        }
         match self.owned.get_mut(usize::from(bid)) {
             Some(o) if !*o => {
                 *o = true;
@@ -492,11 +572,24 @@ impl UringIo {
         }
     }
 
-    /// Puts buffer `bid` back in the ring, if it is ours.
+    /// Takes a free bounce buffer.
+    fn take_bounce(&mut self) -> Option<u16> {
+        let bid = self.bounce_free.pop()?;
+        if let Some(o) = self.owned.get_mut(usize::from(bid)) {
+            *o = true;
+        }
+        Some(bid)
+    }
+
+    /// Puts buffer `bid` back in the ring (or a bounce buffer on its free list), if it is ours.
     fn give_back(&mut self, bid: u16) {
         match self.owned.get_mut(usize::from(bid)) {
             Some(o) if *o => *o = false,
             _ => return,
+        }
+        if bid >= self.nbufs {
+            self.bounce_free.push(bid);
+            return;
         }
         self.held -= 1;
         let base = self.ring_mem.ptr.as_ptr().cast::<RingEntry>();
@@ -565,13 +658,35 @@ impl UringIo {
             return Ok(());
         };
         let ud = slot_ud(KIND_RECV, idx as u32, slot.gen);
-        let template: *const libc::msghdr = &**self.template;
-        let sqe = opcode::RecvMsgMulti::new(Fd(fd), template, BGID)
-            .build()
-            .user_data(ud);
-        // SAFETY: the template lives (boxed, never moved or written) until the ring is quiet;
-        // the socket lives until this receive's final completion (slot state machine); the
-        // buffers it receives into are the ring's, alive as long as the ring.
+        let sqe = match self.slots.get_mut(idx).and_then(|s| s.gro.as_deref_mut()) {
+            Some(g) => {
+                g.iov = libc::iovec {
+                    iov_base: g.buf.as_mut_ptr().cast(),
+                    iov_len: g.buf.len(),
+                };
+                g.hdr.msg_name = ptr::addr_of_mut!(g.name).cast();
+                g.hdr.msg_namelen = NAME_LEN as libc::socklen_t;
+                g.hdr.msg_iov = ptr::addr_of_mut!(g.iov);
+                g.hdr.msg_iovlen = 1;
+                g.hdr.msg_control = g.control.0.as_mut_ptr().cast();
+                g.hdr.msg_controllen = g.control.0.len();
+                g.hdr.msg_flags = 0;
+                let hdr: *mut libc::msghdr = &mut g.hdr;
+                opcode::RecvMsg::new(Fd(fd), hdr).build().user_data(ud)
+            }
+            None => {
+                let template: *const libc::msghdr = &**self.template;
+                opcode::RecvMsgMulti::new(Fd(fd), template, BGID)
+                    .build()
+                    .user_data(ud)
+            }
+        };
+        // SAFETY: a multishot receive reads the template, which lives (boxed, never moved or
+        // written) until the ring is quiet, and writes into the ring's buffers, alive as long
+        // as the ring. A GRO receive reads and writes the slot's boxed GroRecv (header, iovec,
+        // name, control, buffer), which is neither moved nor freed while the receive is in
+        // flight (the slot keeps it; Drop leaks it if the ring is not quiet). The socket lives
+        // until this receive's final completion (slot state machine).
         unsafe { self.push(&sqe) }?;
         if let Some(slot) = self.slots.get_mut(idx) {
             slot.inflight = true;
@@ -591,9 +706,10 @@ impl UringIo {
 
     /// Arms the slots waiting for it, if the ring has a buffer to receive into.
     fn arm_pending_slots(&mut self) {
-        if self.rearm.is_empty() || self.held >= usize::from(self.nbufs) {
+        if self.rearm.is_empty() {
             return;
         }
+        let ring_empty = self.held >= usize::from(self.nbufs);
         let mut list = std::mem::take(&mut self.rearm);
         let mut keep = 0;
         for i in 0..list.len() {
@@ -602,6 +718,13 @@ impl UringIo {
                 .slots
                 .get(idx)
                 .is_some_and(|s| s.arm_pending && s.state == SlotState::Active && !s.inflight);
+            // A multishot receive needs a buffer in the ring; a GRO receive has its own.
+            let waits = ready && ring_empty && self.slots.get(idx).is_some_and(|s| s.gro.is_none());
+            if waits {
+                list[keep] = idx as u32;
+                keep += 1;
+                continue;
+            }
             if !ready {
                 if let Some(s) = self.slots.get_mut(idx) {
                     // Already armed, or closing: nothing left to do for it.
@@ -672,6 +795,7 @@ impl UringIo {
                 }
                 self.give_back(bid);
             }
+            KIND_GSO => self.complete_gso(ud as u32, res),
             KIND_CANCEL => {
                 // The cancel missed (the receive was completing at that moment, or its final
                 // completion is not read yet): ask again, a few times, while it is armed.
@@ -715,6 +839,13 @@ impl UringIo {
             self.backlog.push_back(cqe);
             return;
         }
+        let mut handle = handle;
+        let gro = state != SlotState::Free && self.slots.get(idx).is_some_and(|s| s.gro.is_some());
+        if gro && res > 0 && state == SlotState::Active {
+            if let Some(h) = handle.as_deref_mut() {
+                self.deliver_gro(idx, res as usize, h);
+            }
+        }
         if let Some(bid) = bid {
             if self.claim(bid) {
                 match handle {
@@ -754,8 +885,9 @@ impl UringIo {
         // SAFETY: bid < nbufs (claim checked it), so the STRIDE bytes at `base` are inside the
         // data mapping and belong to this buffer alone. The kernel handed the buffer to us with
         // this completion and does not touch it until we put it back in the ring or send from
-        // it; no other reference to it exists while this one lives (it ends before either).
-        let buf: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(base, STRIDE) };
+        // it; no mutable reference to it exists while this one lives (it ends before the relay
+        // gets the buffer).
+        let buf: &[u8] = unsafe { std::slice::from_raw_parts(base, STRIDE) };
         let parsed = match RecvMsgOut::parse(&buf[..RECV_LEN], &self.parse_hdr) {
             Ok(p) => p,
             Err(()) => {
@@ -781,17 +913,232 @@ impl UringIo {
             self.give_back(bid);
             return;
         }
+        self.handle_one(port, bid, src, start, len, handle);
+    }
+
+    /// Hands the datagram at `start..start + len` of buffer `bid` (ours) to the relay; stages
+    /// what it forwards, gives the buffer back otherwise.
+    fn handle_one(
+        &mut self,
+        port: u16,
+        bid: u16,
+        src: SocketAddr,
+        start: usize,
+        len: usize,
+        handle: &mut Handler<'_>,
+    ) {
         self.counters.received += 1;
-        let verdict = handle(Datagram {
+        let base = self.buf_ptr(bid);
+        // SAFETY: bid is a buffer of the data mapping (ring or bounce) that we own: the kernel
+        // does not touch it until we put it back or send from it, and no other reference to it
+        // exists while this one lives.
+        let buf: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(base, STRIDE) };
+        match handle(Datagram {
             port,
             src,
             buf,
             start,
             len,
-        });
-        match verdict {
+        }) {
             None => self.give_back(bid),
-            Some(t) => self.send(bid, t),
+            Some(t) => {
+                let seq = self.staged.len() as u32;
+                self.staged.push(Staged {
+                    seq,
+                    buf: u32::from(bid),
+                    t,
+                });
+            }
+        }
+    }
+
+    /// Splits what a GRO receive of slot `idx` brought (`total` bytes in its buffer) into its
+    /// datagrams, copies each into a bounce buffer and hands it to the relay.
+    fn deliver_gro(&mut self, idx: usize, total: usize, handle: &mut Handler<'_>) {
+        let Some(port) = self.slots.get(idx).map(|s| s.port) else {
+            return;
+        };
+        let (src, seg, truncated) = {
+            let Some(g) = self.slots.get(idx).and_then(|s| s.gro.as_deref()) else {
+                return;
+            };
+            let namelen = (g.hdr.msg_namelen as usize).min(NAME_LEN);
+            // SAFETY: SockAddr is a plain C union of NAME_LEN initialised bytes (zeroed when
+            // made, written by the kernel since).
+            let name: [u8; NAME_LEN] = unsafe { std::mem::transmute(g.name) };
+            let controllen = g.hdr.msg_controllen.min(g.control.0.len());
+            (
+                parse_name(&name[..namelen]),
+                gro_segment_size(&g.control.0[..controllen]),
+                g.hdr.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0,
+            )
+        };
+        let (Some(src), false) = (src, truncated) else {
+            self.counters.receive_errors += 1;
+            return;
+        };
+        let total = total.min(GRO_BUFFER);
+        let seg = seg.unwrap_or(total).max(1);
+        if total > seg {
+            self.counters.gro_receives += 1;
+        }
+        let mut off = 0;
+        while off < total {
+            let len = seg.min(total - off);
+            off += len;
+            if len > MAX_DATAGRAM {
+                self.counters.receive_errors += 1;
+                continue;
+            }
+            let Some(bid) = self.take_bounce() else {
+                // Every bounce buffer is in flight: the datagram is lost, and counted.
+                self.counters.buffers_exhausted += 1;
+                continue;
+            };
+            let dst = self.buf_ptr(bid).wrapping_add(PAYLOAD_OFFSET);
+            let Some(g) = self.slots.get(idx).and_then(|s| s.gro.as_deref()) else {
+                self.give_back(bid);
+                return;
+            };
+            let from = &g.buf[off - len..off];
+            // SAFETY: bounce buffer `bid` is ours (just taken off the free list) and STRIDE
+            // bytes long, so PAYLOAD_OFFSET + len (len <= MAX_DATAGRAM) fits; it does not
+            // overlap the GRO buffer (a separate allocation).
+            unsafe { ptr::copy_nonoverlapping(from.as_ptr(), dst, len) };
+            self.handle_one(port, bid, src, PAYLOAD_OFFSET, len, handle);
+        }
+    }
+
+    /// Sends the staged forwards: runs of one flow as one GSO send where the socket allows it,
+    /// the rest one `sendmsg` each.
+    fn flush_staged(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let mut staged = std::mem::take(&mut self.staged);
+        order_by_flow(&mut staged);
+        let mut i = 0;
+        while i < staged.len() {
+            let s = staged[i];
+            let gso_ok = self
+                .ports
+                .get(usize::from(s.t.src_port))
+                .and_then(|&slot| self.slots.get(slot as usize))
+                .is_some_and(|slot| slot.gso);
+            let n = if gso_ok { run_len(&staged[i..]) } else { 1 };
+            if n >= 2 && self.send_gso(&staged[i..i + n]) {
+                i += n;
+                continue;
+            }
+            for s in &staged[i..i + n] {
+                self.send(s.buf as u16, s.t);
+            }
+            i += n;
+        }
+        staged.clear();
+        self.staged = staged;
+    }
+
+    /// Queues one GSO send for `run` (one flow, sizes as [`run_len`] allows). False when no
+    /// GSO slot is free or the socket is gone (the caller sends the datagrams one by one).
+    fn send_gso(&mut self, run: &[Staged]) -> bool {
+        let Some(first) = run.first().copied() else {
+            return true;
+        };
+        let fd = match self.ports.get(usize::from(first.t.src_port)) {
+            Some(&s) if s != NO_SLOT => self
+                .slots
+                .get(s as usize)
+                .filter(|s| s.state == SlotState::Active)
+                .and_then(|s| s.socket.as_ref())
+                .map(AsRawFd::as_raw_fd),
+            _ => None,
+        };
+        let Some(fd) = fd else { return false };
+        if run.len() > GSO_MAX_SEGMENTS || run.iter().any(|s| s.t.start + s.t.len > STRIDE) {
+            return false;
+        }
+        let Some(gi) = self.free_gso.pop() else {
+            return false;
+        };
+        let bases: [*mut u8; GSO_MAX_SEGMENTS] = {
+            let mut b = [ptr::null_mut(); GSO_MAX_SEGMENTS];
+            for (j, s) in run.iter().enumerate() {
+                b[j] = self.buf_ptr(s.buf as u16).wrapping_add(s.t.start);
+            }
+            b
+        };
+        let Some(g) = self.gso_slots.get_mut(gi as usize) else {
+            return false;
+        };
+        for (j, s) in run.iter().enumerate() {
+            g.iov[j] = libc::iovec {
+                iov_base: bases[j].cast(),
+                iov_len: s.t.len,
+            };
+            g.bids[j] = s.buf as u16;
+            g.sends[j] = s.t;
+        }
+        g.n = run.len();
+        let namelen = write_addr(&mut g.addr, &first.t.dst);
+        let clen = write_udp_segment(&mut g.control.0, first.t.len as u16);
+        g.hdr.msg_name = ptr::addr_of_mut!(g.addr).cast();
+        g.hdr.msg_namelen = namelen;
+        g.hdr.msg_iov = g.iov.as_mut_ptr();
+        g.hdr.msg_iovlen = run.len();
+        g.hdr.msg_control = g.control.0.as_mut_ptr().cast();
+        g.hdr.msg_controllen = clen;
+        g.hdr.msg_flags = 0;
+        let hdr: *const libc::msghdr = &g.hdr;
+        let sqe = opcode::SendMsg::new(Fd(fd), hdr)
+            .build()
+            .user_data((KIND_GSO << KIND_SHIFT) | u64::from(gi));
+        // SAFETY: the GSO slot (boxed, never moved) is off the free list until this send's
+        // completion; its iovecs point into buffers that stay out of the ring until then, each
+        // range inside its buffer (checked above).
+        if unsafe { self.push(&sqe) }.is_err() {
+            self.free_gso.push(gi);
+            return false;
+        }
+        true
+    }
+
+    /// The completion of GSO send `gi`: the buffers go back; if the path refused GSO, the
+    /// datagrams go again one by one and the socket gets no more GSO sends.
+    fn complete_gso(&mut self, gi: u32, res: i32) {
+        let Some(g) = self.gso_slots.get(gi as usize) else {
+            return;
+        };
+        let n = g.n.min(GSO_MAX_SEGMENTS);
+        let (bids, sends) = (g.bids, g.sends);
+        self.free_gso.push(gi);
+        if res >= 0 {
+            self.counters.sent += n as u64;
+            self.counters.gso_sends += 1;
+            for &b in &bids[..n] {
+                self.give_back(b);
+            }
+            return;
+        }
+        if gso_unsupported(-res) {
+            self.counters.gso_fallbacks += 1;
+            if let Some(&slot) = sends
+                .first()
+                .and_then(|t| self.ports.get(usize::from(t.src_port)))
+            {
+                if let Some(s) = self.slots.get_mut(slot as usize) {
+                    s.gso = false;
+                }
+            }
+            for j in 0..n {
+                self.send(bids[j], sends[j]);
+            }
+            return;
+        }
+        // Buffer full, unreachable: lost, as single sends would be.
+        self.counters.send_errors += n as u64;
+        for &b in &bids[..n] {
+            self.give_back(b);
         }
     }
 
@@ -929,7 +1276,9 @@ impl UringIo {
 
     /// No receive armed, no send in flight: the kernel uses none of our memory.
     fn quiet(&self) -> bool {
-        self.slots.iter().all(|s| !s.inflight) && self.free_sends.len() == self.sends.len()
+        self.slots.iter().all(|s| !s.inflight)
+            && self.free_sends.len() == self.sends.len()
+            && self.free_gso.len() == self.gso_slots.len()
     }
 
     /// Buffers in the ring (test helper).
@@ -940,12 +1289,15 @@ impl UringIo {
 }
 
 impl Io for UringIo {
-    fn add(&mut self, port: u16, socket: UdpSocket) -> io::Result<()> {
+    fn add(&mut self, port: u16, socket: UdpSocket, gro: bool) -> io::Result<()> {
         if self.ports[usize::from(port)] != NO_SLOT {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
                 format!("io_uring: port {port} already added"),
             ));
+        }
+        if gro {
+            set_int_option(socket.as_raw_fd(), libc::SOL_UDP, libc::UDP_GRO, 1)?;
         }
         self.rearm.reserve(1);
         let idx = match self.free_slots.pop() {
@@ -959,6 +1311,8 @@ impl Io for UringIo {
                     inflight: false,
                     arm_pending: false,
                     cancels: 0,
+                    gro: None,
+                    gso: true,
                 });
                 self.slots.len() - 1
             }
@@ -973,6 +1327,32 @@ impl Io for UringIo {
         slot.inflight = false;
         slot.arm_pending = false;
         slot.cancels = 0;
+        slot.gso = true;
+        // The slot is free: no receive is in flight, so its GRO buffer may be dropped or reused.
+        match (gro, slot.gro.is_some()) {
+            (true, false) => {
+                slot.gro = Some(Box::new(GroRecv {
+                    hdr: zeroed_msghdr(),
+                    iov: libc::iovec {
+                        iov_base: ptr::null_mut(),
+                        iov_len: 0,
+                    },
+                    name: SockAddr {
+                        v6: libc::sockaddr_in6 {
+                            sin6_family: 0,
+                            sin6_port: 0,
+                            sin6_flowinfo: 0,
+                            sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
+                            sin6_scope_id: 0,
+                        },
+                    },
+                    control: ControlBuf([0; 64]),
+                    buf: vec![0u8; GRO_BUFFER].into_boxed_slice(),
+                }))
+            }
+            (false, true) => slot.gro = None,
+            _ => {}
+        }
         if let Err(e) = self.arm(idx).and_then(|()| self.submit()) {
             let armed = self.slots.get(idx).is_some_and(|s| s.inflight);
             if armed {
@@ -1048,6 +1428,7 @@ impl Io for UringIo {
             self.complete(cqe, Some(&mut *handle));
             handled += 1;
         }
+        self.flush_staged();
         self.arm_pending_slots();
         if handled > 0 || timeout.is_zero() || !self.ring.completion().is_empty() {
             self.submit()?;
@@ -1062,6 +1443,7 @@ impl Io for UringIo {
         }
         for _ in 0..MAX_PASSES {
             let n = self.drain_once(Some(&mut *handle));
+            self.flush_staged();
             self.arm_pending_slots();
             // One submission for all the sends (and re-arms) of the pass.
             self.submit()?;
@@ -1073,7 +1455,7 @@ impl Io for UringIo {
         // with room sends inline): count them, so the counters are current when poll returns.
         // Datagrams read meanwhile wait in the backlog, in order, for the next poll (it was
         // emptied above and holds no more than a batch: no allocation).
-        if self.free_sends.len() < self.sends.len() {
+        if self.free_sends.len() < self.sends.len() || self.free_gso.len() < self.gso_slots.len() {
             self.drain_once(None);
         }
         Ok(())
@@ -1121,11 +1503,17 @@ impl Drop for UringIo {
             unsafe {
                 ManuallyDrop::drop(&mut self.template);
                 ManuallyDrop::drop(&mut self.sends);
+                ManuallyDrop::drop(&mut self.gso_slots);
             }
         } else {
             // The kernel may still read or write this memory after the ring closes: leave it.
             self.ring_mem.leak = true;
             self.data.leak = true;
+            for s in &mut self.slots {
+                if let Some(g) = s.gro.take() {
+                    std::mem::forget(g);
+                }
+            }
         }
         // Then the fields drop in order: the ring (closed), the sockets, the mappings.
     }
@@ -1226,6 +1614,18 @@ mod tests {
     }
 
     #[test]
+    fn gso_out_and_gro_in_on_a_multiplexed_port() {
+        let Some(mut io) = open(256) else { return };
+        crate::runtime::backend_checks::gso_out_and_gro_in(&mut io);
+        assert_eq!(io.held, 0, "every ring buffer back");
+        assert_eq!(
+            io.bounce_free.len(),
+            BOUNCE_BUFFERS,
+            "every bounce buffer back"
+        );
+    }
+
+    #[test]
     fn layout_leaves_headroom_and_tailroom() {
         // (HEADROOM and TAILROOM are checked at compile time, next to the constants.)
         assert_eq!(PAYLOAD_OFFSET, 44);
@@ -1258,7 +1658,7 @@ mod tests {
     fn burst_of_1000_comes_back_intact() {
         let Some(mut io) = open(256) else { return };
         let (s, port) = bound();
-        io.add(port, s).unwrap();
+        io.add(port, s, false).unwrap();
         let client = peer();
         // The client keeps up to 64 datagrams in flight, reading the echoes as it goes.
         let sender = std::thread::spawn(move || -> Result<(), String> {
@@ -1313,6 +1713,7 @@ mod tests {
                 send_errors: 0,
                 receive_errors: 0,
                 buffers_exhausted: 0,
+                ..IoCounters::default()
             }
         );
         assert_eq!(io.held, 0, "every buffer back in the ring");
@@ -1323,8 +1724,8 @@ mod tests {
         let Some(mut io) = open(256) else { return };
         let (a, a_port) = bound();
         let (b, b_port) = bound();
-        io.add(a_port, a).unwrap();
-        io.add(b_port, b).unwrap();
+        io.add(a_port, a, false).unwrap();
+        io.add(b_port, b, false).unwrap();
         let from = peer();
         let to = peer();
         let dst = to.local_addr().unwrap();
@@ -1374,7 +1775,7 @@ mod tests {
     fn oversized_datagrams_never_reach_the_handler() {
         let Some(mut io) = open(256) else { return };
         let (s, port) = bound();
-        io.add(port, s).unwrap();
+        io.add(port, s, false).unwrap();
         let client = peer();
         let mut lens = Vec::new();
         let mut record = |d: Datagram<'_>| -> Option<Transmit> {
@@ -1396,7 +1797,7 @@ mod tests {
     fn remove_then_add_on_the_same_port() {
         let Some(mut io) = open(256) else { return };
         let (s, port) = bound();
-        io.add(port, s).unwrap();
+        io.add(port, s, false).unwrap();
         let client = peer();
         let mut b = [0u8; 64];
         for round in 0..3u8 {
@@ -1407,13 +1808,13 @@ mod tests {
             let (n, _) = client.recv_from(&mut b).unwrap();
             assert_eq!(&b[..n], &[round; 10]);
             assert!(io
-                .add(port, UdpSocket::bind("127.0.0.1:0").unwrap())
+                .add(port, UdpSocket::bind("127.0.0.1:0").unwrap(), false)
                 .is_err());
             io.remove(port);
             io.remove(port);
             // The socket is closed when remove returns: the port binds again at once.
             let again = UdpSocket::bind(local(port)).expect("port free after remove");
-            io.add(port, again).unwrap();
+            io.add(port, again, false).unwrap();
         }
         io.remove(4); // never added: nothing happens
         assert_eq!(io.counters().sent, 3);
@@ -1426,8 +1827,8 @@ mod tests {
         let Some(mut io) = open(256) else { return };
         let (a, a_port) = bound();
         let (b, b_port) = bound();
-        io.add(a_port, a).unwrap();
-        io.add(b_port, b).unwrap();
+        io.add(a_port, a, false).unwrap();
+        io.add(b_port, b, false).unwrap();
         let client = peer();
         for i in 0..20u8 {
             client.send_to(&[i], local(a_port)).unwrap();
@@ -1450,7 +1851,7 @@ mod tests {
     fn buffers_come_back_when_the_handler_keeps_nothing() {
         let Some(mut io) = open(256) else { return };
         let (s, port) = bound();
-        io.add(port, s).unwrap();
+        io.add(port, s, false).unwrap();
         let client = peer();
         let n = io.buffer_count();
         let mut dropped = 0usize;
@@ -1487,7 +1888,7 @@ mod tests {
         // and is armed again as buffers come back, whether the handler drops or sends.
         let Some(mut io) = open(8) else { return };
         let (s, port) = bound();
-        io.add(port, s).unwrap();
+        io.add(port, s, false).unwrap();
         let client = peer();
         for i in 0..64u8 {
             client.send_to(&[i; 100], local(port)).unwrap();
@@ -1525,7 +1926,7 @@ mod tests {
             return;
         };
         let port = s.local_addr().unwrap().port();
-        io.add(port, s).unwrap();
+        io.add(port, s, false).unwrap();
         let client = UdpSocket::bind("[::1]:0").unwrap();
         client.set_read_timeout(Some(WAIT)).unwrap();
         let me = client.local_addr().unwrap();
@@ -1549,7 +1950,7 @@ mod tests {
         // a peer that got the datagram never sees a counter that has not.
         let Some(mut io) = open(256) else { return };
         let (s, port) = bound();
-        io.add(port, s).unwrap();
+        io.add(port, s, false).unwrap();
         let client = peer();
         let mut b = [0u8; 64];
         for i in 1..=200u64 {
@@ -1564,7 +1965,7 @@ mod tests {
     fn drop_closes_the_sockets_with_datagrams_pending() {
         let Some(mut io) = open(256) else { return };
         let (s, port) = bound();
-        io.add(port, s).unwrap();
+        io.add(port, s, false).unwrap();
         let client = peer();
         for _ in 0..10 {
             client.send_to(&[0u8; 100], local(port)).unwrap();

@@ -1,11 +1,17 @@
-//! `edge loadgen`: N concurrent bidirectional RTP streams through a relay, measured.
+//! `edge loadgen`: N concurrent RTP streams through a relay, measured.
 //!
 //! Each call has two ends in this process: the **client** (outside: SRTP, or plain with
 //! `--suite plain`) and the **phone** (inside: plain RTP). The calls are set up on an
 //! `edge relay` through its control socket: the outside leg unprotects/protects with the call's
 //! keys and latches on authenticated packets, the inside leg sends to the phone. Every 1/pps
 //! seconds each end of each call sends one packet (calls are spread evenly over the interval),
-//! so the relay sees `2 × calls × pps` packets per second.
+//! so the relay sees `2 × calls × pps` packets per second; with `--direction up` only the
+//! client sends (the relay does SRTP→RTP), with `--direction down` only the phone (RTP→SRTP).
+//!
+//! With `--mux` the outside legs are multiplexed on the relay's traversal pair, as a C relays
+//! to its E: the client end plays the E, one socket sending every call's SRTP to the relay's
+//! traversal port framed with the call's multiplex id, in UDP GSO sends, and receiving with UDP
+//! GRO.
 //!
 //! Client packets are protected before the run starts (one per sequence number); phone packets
 //! are a per-call template whose sequence number and timestamp are written at send time. Sends
@@ -43,6 +49,31 @@ pub(crate) struct Options {
     pub(crate) verify: bool,
     /// Sample this process's CPU time (the relay's) at the start and end of the traffic.
     pub(crate) relay_pid: Option<u32>,
+    /// Which ends send.
+    pub(crate) direction: Direction,
+    /// Outside legs multiplexed on the relay's traversal pair (the client end plays an E).
+    pub(crate) mux: bool,
+}
+
+/// Which ends of the calls send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Both.
+    Both,
+    /// The client only (outside → inside: the relay unprotects).
+    Up,
+    /// The phone only (inside → outside: the relay protects).
+    Down,
+}
+
+impl Direction {
+    fn up(self) -> bool {
+        self != Direction::Down
+    }
+
+    fn down(self) -> bool {
+        self != Direction::Up
+    }
 }
 
 impl Options {
@@ -59,11 +90,17 @@ impl Options {
             relay_ip: std::net::IpAddr::from([127, 0, 0, 1]),
             verify: true,
             relay_pid: None,
+            direction: Direction::Both,
+            mux: false,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             if flag == "--no-verify" {
                 o.verify = false;
+                continue;
+            }
+            if flag == "--mux" {
+                o.mux = true;
                 continue;
             }
             let v = it
@@ -89,11 +126,24 @@ impl Options {
                 }
                 "--core" => o.core = Some(v.parse().map_err(|_| bad("not a CPU number"))?),
                 "--relay-ip" => o.relay_ip = v.parse().map_err(|_| bad("not an IP address"))?,
+                "--direction" => {
+                    o.direction = match v.as_str() {
+                        "both" => Direction::Both,
+                        "up" => Direction::Up,
+                        "down" => Direction::Down,
+                        _ => return Err(bad("expected both, up or down")),
+                    }
+                }
                 "--relay-pid" => {
                     o.relay_pid = Some(v.parse().map_err(|_| bad("not a process id"))?)
                 }
                 other => return Err(format!("loadgen: unknown option {other:?}")),
             }
+        }
+        if o.mux && o.rtpengine.is_some() {
+            return Err(
+                "loadgen: --mux needs an edge relay (rtpengine has no multiplexed ports)".into(),
+            );
         }
         if o.calls == 0 || o.pps == 0 || o.seconds.is_nan() || o.seconds <= 0.0 {
             return Err("loadgen: --calls, --pps and --seconds must be positive".into());
@@ -115,6 +165,9 @@ impl Options {
         (self.seconds * f64::from(self.pps)).ceil() as usize
     }
 }
+
+/// Receive calls per socket in one turn of the generator's loop, at most.
+const RECV_ROUNDS: usize = 32;
 
 /// A control-socket client.
 struct Control {
@@ -232,6 +285,8 @@ struct CallPlan {
     phone_dst: SocketAddr,
     client_tx: Option<Context>,
     client_rx: Option<Context>,
+    /// The multiplex id of the outside leg (`--mux`).
+    mux_id: Option<u32>,
     /// What to release afterwards: a leg id, or an rtpengine call id.
     handle: String,
 }
@@ -280,9 +335,12 @@ impl Target {
             Target::Portico(control) => {
                 // Both legs get a pair from the relay's media range; RTCP would share the RTP
                 // port (the generator sends none).
-                let (a, tx, rx) = match &keys {
+                // The outside leg knows the client's address from signalling (so the phone's
+                // packets have somewhere to go before the client sends anything).
+                let (mut a, tx, rx) = match &keys {
                     Some((suite, up, down)) => (
                         json!({"rtcp_mux": true, "latch": "authenticated",
+                               "remote": client.to_string(),
                                "srtp_in": sdes(up), "srtp_out": sdes(down)}),
                         Some(ctx(*suite, up)?),
                         Some(ctx(*suite, down)?),
@@ -293,6 +351,12 @@ impl Target {
                         None,
                     ),
                 };
+                if o.mux {
+                    a["mux"] = json!(true);
+                    if let Some(m) = a.as_object_mut() {
+                        m.remove("rtcp_mux");
+                    }
+                }
                 let b = json!({"rtcp_mux": true, "remote": phone.to_string(), "latch": "fixed"});
                 let r = control.ask(&json!({"op": "allocate", "a": a, "b": b}))?;
                 let leg = r["legs"][0].as_u64().ok_or("loadgen: no leg id in reply")?;
@@ -302,11 +366,21 @@ impl Target {
                         .and_then(|p| u16::try_from(p).ok())
                         .ok_or("loadgen: no port in the relay's reply")
                 };
+                let mux_id = match o.mux {
+                    true => Some(
+                        r["ports"][0]["mux_id"]
+                            .as_u64()
+                            .and_then(|m| u32::try_from(m).ok())
+                            .ok_or("loadgen: no multiplex id in the relay's reply")?,
+                    ),
+                    false => None,
+                };
                 Ok(CallPlan {
                     client_dst: SocketAddr::new(o.relay_ip, port(0)?),
                     phone_dst: SocketAddr::new(o.relay_ip, port(1)?),
                     client_tx: tx,
                     client_rx: rx,
+                    mux_id,
                     handle: leg.to_string(),
                 })
             }
@@ -366,6 +440,7 @@ impl Target {
                     phone_dst: SocketAddr::new(o.relay_ip, phone_port),
                     client_tx: Some(ctx(*suite, up)?),
                     client_rx: Some(rx),
+                    mux_id: None,
                     handle: call_id,
                 })
             }
@@ -447,6 +522,11 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
     };
     let mut client = bind("client")?;
     let mut phone = bind("phone")?;
+    if o.mux {
+        client
+            .set_gro()
+            .map_err(|e| format!("loadgen: client socket: UDP_GRO: {e}"))?;
+    }
     let client_addr = client.local_addr().map_err(|e| e.to_string())?;
     let phone_addr = phone.local_addr().map_err(|e| e.to_string())?;
     let mut target = match o.rtpengine {
@@ -456,16 +536,19 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
     let k = o.packets_per_call();
     let n = o.calls;
 
-    // Set up the calls and the client packets.
+    // Set up the calls and the client packets (framed with the multiplex id under --mux).
     let mut plans = Vec::with_capacity(n);
     let mut client_packets: Vec<Vec<u8>> = Vec::with_capacity(n * k);
-    let mut client_lens: Vec<usize> = Vec::with_capacity(n * k);
     let mut by_client_src = std::collections::HashMap::new();
+    let mut by_mux_id = std::collections::HashMap::new();
     let mut by_phone_src = std::collections::HashMap::new();
     for i in 0..n {
         let mut plan = target.setup(o, i, client_addr, phone_addr)?;
         by_client_src.insert(plan.client_dst, i);
         by_phone_src.insert(plan.phone_dst, i);
+        if let Some(id) = plan.mux_id {
+            by_mux_id.insert(id, i);
+        }
         let ssrc = 0x1000_0000 | i as u32;
         for j in 0..k {
             let mut p = vec![0u8; o.size + 16];
@@ -476,13 +559,17 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
                     .map_err(|e| format!("loadgen: protect: {e}"))?,
                 None => o.size,
             };
+            p.truncate(len);
+            if let Some(id) = plan.mux_id {
+                p.splice(0..0, id.to_be_bytes());
+            }
             client_packets.push(p);
-            client_lens.push(len);
         }
         plans.push(plan);
     }
     let mut client_rx: Vec<Option<Context>> =
         plans.iter_mut().map(|p| p.client_rx.take()).collect();
+    let framing = if o.mux { 4 } else { 0 };
 
     // Send and receive.
     let interval = Duration::from_secs_f64(1.0 / f64::from(o.pps));
@@ -498,111 +585,144 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
     let start = Instant::now() + Duration::from_millis(50);
     let total = n * k;
     let mut next = 0usize; // index over (tick j, call i): j * n + i
-    let mut batch_up: Vec<(SocketAddr, usize)> = Vec::with_capacity(64);
-    let mut batch_down: Vec<(SocketAddr, usize)> = Vec::with_capacity(64);
+    let mut batch: Vec<usize> = Vec::with_capacity(64);
     let drain_until =
         |now: Instant| now > start + interval * (k as u32) + Duration::from_millis(500);
     loop {
         let now = Instant::now();
-        while next < total && batch_up.len() < 64 {
+        while next < total && batch.len() < 64 {
             let (j, i) = (next / n, next % n);
             let due = start + interval * (j as u32) + interval.mul_f64(i as f64 / n as f64);
             if due > now {
                 break;
             }
-            batch_up.push((plans[i].client_dst, next));
-            batch_down.push((plans[i].phone_dst, next));
+            batch.push(next);
             next += 1;
         }
-        if !batch_up.is_empty() {
+        if !batch.is_empty() && o.direction.up() {
+            // Sends are numbered tick-major (j * n + i); packets are stored per call.
+            let packet = |idx: usize| &client_packets[(idx % n) * k + idx / n][..];
             let t = Instant::now();
-            let up: Vec<(SocketAddr, &[u8])> = batch_up
-                .iter()
-                .map(|&(dst, idx)| {
-                    // Sends are numbered tick-major (j * n + i); packets are stored per call.
-                    let p = (idx % n) * k + idx / n;
-                    (dst, &client_packets[p][..client_lens[p]])
-                })
-                .collect();
-            let mut off = 0;
-            while off < up.len() {
-                match client.send(&up[off..]) {
-                    Ok(0) => std::thread::yield_now(),
-                    Ok(m) => off += m,
-                    Err(e) => return Err(format!("loadgen: send: {e}")),
+            if o.mux {
+                // Every call's packet goes to the relay's traversal port: GSO sends.
+                let segments: Vec<&[u8]> = batch.iter().map(|&idx| packet(idx)).collect();
+                let dst = plans[batch[0] % n].client_dst;
+                let mut off = 0;
+                while off < segments.len() {
+                    // One GSO send carries equal lengths (the last may be shorter).
+                    let len = segments[off].len();
+                    let mut end = off + 1;
+                    while end < segments.len() && segments[end].len() == len {
+                        end += 1;
+                    }
+                    match client.send_segments(dst, &segments[off..end]) {
+                        Ok(0) => std::thread::yield_now(),
+                        Ok(m) => off += m,
+                        Err(e) => return Err(format!("loadgen: send: {e}")),
+                    }
+                }
+            } else {
+                let datagrams: Vec<(SocketAddr, &[u8])> = batch
+                    .iter()
+                    .map(|&idx| (plans[idx % n].client_dst, packet(idx)))
+                    .collect();
+                let mut off = 0;
+                while off < datagrams.len() {
+                    match client.send(&datagrams[off..]) {
+                        Ok(0) => std::thread::yield_now(),
+                        Ok(m) => off += m,
+                        Err(e) => return Err(format!("loadgen: send: {e}")),
+                    }
                 }
             }
-            for &(_, idx) in &batch_up {
+            for &idx in &batch {
                 sent_client[idx] = Some(t);
             }
-            sent_up += up.len() as u64;
-            for &(_, idx) in &batch_down {
+            sent_up += batch.len() as u64;
+        }
+        if !batch.is_empty() && o.direction.down() {
+            for &idx in &batch {
                 let (j, i) = (idx / n, idx % n);
                 rtp_header(&mut phone_packets[i], j as u16, 0x2000_0000 | i as u32);
             }
             let t = Instant::now();
-            let down: Vec<(SocketAddr, &[u8])> = batch_down
+            let datagrams: Vec<(SocketAddr, &[u8])> = batch
                 .iter()
-                .map(|&(dst, idx)| (dst, &phone_packets[idx % n][..o.size]))
+                .map(|&idx| (plans[idx % n].phone_dst, &phone_packets[idx % n][..o.size]))
                 .collect();
             let mut off = 0;
-            while off < down.len() {
-                match phone.send(&down[off..]) {
+            while off < datagrams.len() {
+                match phone.send(&datagrams[off..]) {
                     Ok(0) => std::thread::yield_now(),
                     Ok(m) => off += m,
                     Err(e) => return Err(format!("loadgen: send: {e}")),
                 }
             }
-            for &(_, idx) in &batch_down {
+            for &idx in &batch {
                 sent_phone[idx] = Some(t);
             }
-            sent_down += down.len() as u64;
-            batch_up.clear();
-            batch_down.clear();
+            sent_down += batch.len() as u64;
         }
+        let sent_any = !batch.is_empty();
+        batch.clear();
         // Receive at the phone (client -> relay -> phone) and at the client (phone -> relay ->
-        // client).
-        let now = Instant::now();
+        // client): everything waiting (up to a bound), so that reading never falls behind
+        // arrivals and the latency measured is the relay's, not a backlog of our own.
         let mut got = 0;
-        got += phone
-            .recv(|src, d| {
-                let (Some(&call), true) = (by_phone_src.get(&src), d.len() >= 12) else {
-                    at_phone.unknown += 1;
-                    return;
-                };
-                let seq = u16::from_be_bytes([d[2], d[3]]);
-                let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
-                let idx = usize::from(seq) * n + call;
-                at_phone.on_packet(call, seq, ts, sent_client.get(idx).copied().flatten(), now);
-            })
-            .map_err(|e| format!("loadgen: receive: {e}"))?;
-        got += client
-            .recv(|src, d| {
-                let (Some(&call), true) = (by_client_src.get(&src), d.len() >= 12) else {
-                    at_client.unknown += 1;
-                    return;
-                };
-                if o.verify {
-                    if let Some(ctx) = client_rx[call].as_mut() {
-                        let mut b = [0u8; 1500];
-                        let l = d.len().min(1500);
-                        b[..l].copy_from_slice(&d[..l]);
-                        if ctx.unprotect_rtp(&mut b[..l]).is_err() {
-                            at_client.auth_failures += 1;
-                            return;
+        let mut now = Instant::now();
+        for _ in 0..RECV_ROUNDS {
+            now = Instant::now();
+            let before = got;
+            got += phone
+                .recv(|src, d| {
+                    let (Some(&call), true) = (by_phone_src.get(&src), d.len() >= 12) else {
+                        at_phone.unknown += 1;
+                        return;
+                    };
+                    let seq = u16::from_be_bytes([d[2], d[3]]);
+                    let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+                    let idx = usize::from(seq) * n + call;
+                    at_phone.on_packet(call, seq, ts, sent_client.get(idx).copied().flatten(), now);
+                })
+                .map_err(|e| format!("loadgen: receive: {e}"))?;
+            got += client
+                .recv(|src, d| {
+                    let call = match o.mux {
+                        true => d.get(..4).and_then(|h| {
+                            by_mux_id.get(&u32::from_be_bytes([h[0], h[1], h[2], h[3]]))
+                        }),
+                        false => by_client_src.get(&src),
+                    };
+                    let (Some(&call), true) = (call, d.len() >= framing + 12) else {
+                        at_client.unknown += 1;
+                        return;
+                    };
+                    let d = &d[framing..];
+                    if o.verify {
+                        if let Some(ctx) = client_rx[call].as_mut() {
+                            let mut b = [0u8; 1500];
+                            let l = d.len().min(1500);
+                            b[..l].copy_from_slice(&d[..l]);
+                            if ctx.unprotect_rtp(&mut b[..l]).is_err() {
+                                at_client.auth_failures += 1;
+                                return;
+                            }
                         }
                     }
-                }
-                let seq = u16::from_be_bytes([d[2], d[3]]);
-                let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
-                let idx = usize::from(seq) * n + call;
-                at_client.on_packet(call, seq, ts, sent_phone.get(idx).copied().flatten(), now);
-            })
-            .map_err(|e| format!("loadgen: receive: {e}"))?;
+                    let seq = u16::from_be_bytes([d[2], d[3]]);
+                    let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+                    let idx = usize::from(seq) * n + call;
+                    at_client.on_packet(call, seq, ts, sent_phone.get(idx).copied().flatten(), now);
+                })
+                .map_err(|e| format!("loadgen: receive: {e}"))?;
+            if got == before {
+                break;
+            }
+        }
         if next >= total && drain_until(now) {
             break;
         }
-        if got == 0 && batch_up.is_empty() {
+        if got == 0 && !sent_any {
             std::thread::sleep(Duration::from_micros(50));
         }
     }
@@ -621,7 +741,15 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
         "size": o.size,
         "suite": o.suite.map_or("plain".to_string(), |s| s.sdes_name().to_string()),
         "target": if o.rtpengine.is_some() { "rtpengine" } else { "portico" },
-        "offered_pps": 2.0 * n as f64 * f64::from(o.pps),
+        "direction": match o.direction {
+            Direction::Both => "both",
+            Direction::Up => "up",
+            Direction::Down => "down",
+        },
+        "mux": o.mux,
+        "offered_pps": f64::from(u8::from(o.direction.up()) + u8::from(o.direction.down()))
+            * n as f64
+            * f64::from(o.pps),
         "client_to_phone": at_phone.summary(sent_up),
         "phone_to_client": at_client.summary(sent_down),
         "loadgen_cpu_seconds": cpu.map(|c| c.as_secs_f64()),
@@ -640,28 +768,36 @@ mod tests {
         a.iter().map(|s| s.to_string()).collect()
     }
 
-    /// A relay worker in this process behind a control socket, and the generator through it:
-    /// every packet arrives, each way, and the numbers hold together.
+    /// A media plane in this process behind a control socket, and the generator through it,
+    /// in each mode: both directions (SRTP and plain), one direction at a time, and the outside
+    /// legs multiplexed on a traversal pair. Every packet arrives where it should, each way,
+    /// and the numbers hold together.
     #[test]
     fn calls_through_a_relay() {
         use media::relay::port_alloc::PortRange;
         use media::runtime::{BackendChoice, MediaPlane, PlaneConfig};
         use std::os::unix::net::UnixListener;
-        for suite in [Some(Suite::AesCm128HmacSha1_80), None] {
+        let srtp = Some(Suite::AesCm128HmacSha1_80);
+        let cases = [
+            (srtp, Direction::Both, false),
+            (None, Direction::Both, false),
+            (srtp, Direction::Up, false),
+            (srtp, Direction::Down, false),
+            (srtp, Direction::Both, true),
+        ];
+        for (case, &(suite, direction, mux)) in cases.iter().enumerate() {
+            // A range of its own, below the ephemeral ports (a pair another program holds is
+            // skipped by the plane); the traversal pair is its first pair.
+            let first = 22000 + 100 * case as u16;
             let mut cfg = PlaneConfig {
                 backend: BackendChoice::Sockets,
+                mux_pairs: vec![first],
                 ..PlaneConfig::default()
             };
-            // A range of its own, below the ephemeral ports (a pair another program holds is
-            // skipped by the plane).
-            let first = if suite.is_some() { 22000 } else { 22100 };
             cfg.ports.range = PortRange::new(first, first + 99).unwrap();
             let plane = MediaPlane::spawn(cfg).unwrap();
-            let dir = std::env::temp_dir().join(format!(
-                "portico-loadgen-{}-{}",
-                std::process::id(),
-                suite.is_some()
-            ));
+            let dir =
+                std::env::temp_dir().join(format!("portico-loadgen-{}-{case}", std::process::id()));
             let _ = std::fs::create_dir_all(&dir);
             let path = dir.join("control.sock");
             let _ = std::fs::remove_file(&path);
@@ -675,21 +811,33 @@ mod tests {
                 calls: 10,
                 seconds: 1.0,
                 suite,
+                direction,
+                mux,
                 ..Options::parse(&[]).unwrap()
             };
             let r = run(&o).unwrap();
-            for dir in ["client_to_phone", "phone_to_client"] {
+            let what = format!("{suite:?} {direction:?} mux {mux}");
+            for (dir, sends) in [
+                ("client_to_phone", direction.up()),
+                ("phone_to_client", direction.down()),
+            ] {
                 let d = &r[dir];
-                assert_eq!(d["sent"], 500, "{suite:?} {dir}: {r:#}");
+                if !sends {
+                    assert_eq!(d["sent"], 0, "{what} {dir}: {r:#}");
+                    assert_eq!(d["received"], 0, "{what} {dir}: {r:#}");
+                    continue;
+                }
+                assert_eq!(d["sent"], 500, "{what} {dir}: {r:#}");
                 // Loopback on a loaded 2-core CI box: allow a datagram or two to be late.
                 assert!(
                     d["received"].as_u64().unwrap() >= 495,
-                    "{suite:?} {dir}: {r:#}"
+                    "{what} {dir}: {r:#}"
                 );
-                assert_eq!(d["auth_failures"], 0);
-                assert_eq!(d["unknown_source"], 0);
+                assert_eq!(d["auth_failures"], 0, "{what}");
+                assert_eq!(d["unknown_source"], 0, "{what}");
                 assert!(d["latency_us"]["p50"].as_u64().is_some());
             }
+            assert_eq!(r["relay"]["receive_errors"], 0, "{what}: {r:#}");
             server.join().unwrap();
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -718,6 +866,11 @@ mod tests {
             (&["--size", "5"][..], "--size"),
             (&["--seconds", "2000"][..], "65000"),
             (&["--calls"][..], "needs a value"),
+            (&["--direction", "sideways"][..], "both, up or down"),
+            (
+                &["--mux", "--rtpengine", "127.0.0.1:2223"][..],
+                "rtpengine has no",
+            ),
         ] {
             let e = Options::parse(&args(bad)).unwrap_err();
             assert!(e.contains(says), "{bad:?}: {e}");

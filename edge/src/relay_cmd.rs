@@ -332,6 +332,8 @@ pub(crate) fn handle(plane: &MediaPlane, line: &str) -> Result<Value, Refusal> {
                         "received": io.received, "sent": io.sent,
                         "send_errors": io.send_errors, "receive_errors": io.receive_errors,
                         "buffers_exhausted": io.buffers_exhausted,
+                        "gso_sends": io.gso_sends, "gso_fallbacks": io.gso_fallbacks,
+                        "gro_receives": io.gro_receives,
                     })
                 })
                 .collect();
@@ -346,6 +348,9 @@ pub(crate) fn handle(plane: &MediaPlane, line: &str) -> Result<Value, Refusal> {
                 "send_errors": sum(|c| c.send_errors),
                 "receive_errors": sum(|c| c.receive_errors),
                 "buffers_exhausted": sum(|c| c.buffers_exhausted),
+                "gso_sends": sum(|c| c.gso_sends),
+                "gso_fallbacks": sum(|c| c.gso_fallbacks),
+                "gro_receives": sum(|c| c.gro_receives),
                 "workers": workers,
                 "ports": {
                     "capacity": st.ports_capacity,

@@ -30,6 +30,7 @@ pub use sockets::{pin_to_core, UdpBatch, BATCH_DATAGRAM};
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -288,7 +289,11 @@ impl Worker {
                 let (mut io, mut info) = open_backend(cfg.backend, cfg.batch.max(1))?;
                 info.core = cfg.core;
                 for &p in &cfg.relay.mux_ports {
-                    io.add(p, bind(cfg.bind_ip, p)?, true)?;
+                    let s = bind(cfg.bind_ip, p)?;
+                    // Every call's media to and from the peer edge crosses this one socket:
+                    // give it room for bursts (a failure leaves the system default).
+                    let _ = sockets::set_buffer_sizes(s.as_raw_fd(), MUX_SOCKET_BUFFER);
+                    io.add(p, s, true)?;
                 }
                 Ok((io, info))
             })();
@@ -400,6 +405,9 @@ impl Drop for Worker {
         }
     }
 }
+
+/// Kernel buffer asked for each multiplexed traversal socket (receive and send).
+const MUX_SOCKET_BUFFER: usize = 16 << 20;
 
 /// How long the loop waits for datagrams before it looks at control requests and timers.
 const TICK: Duration = Duration::from_millis(5);

@@ -560,6 +560,37 @@ impl Io for SocketIo {
     }
 }
 
+/// Asks for `bytes` of kernel receive and send buffer on socket `fd` (as root beyond
+/// `rmem_max`/`wmem_max`, with the FORCE options; otherwise up to those limits). Returns the
+/// receive buffer size the kernel granted.
+pub(crate) fn set_buffer_sizes(fd: RawFd, bytes: usize) -> io::Result<usize> {
+    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        if set_int_option(fd, libc::SOL_SOCKET, force, v).is_err() {
+            set_int_option(fd, libc::SOL_SOCKET, plain, v)?;
+        }
+    }
+    let mut got: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: fd is valid; got and len are a c_int and its size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut got as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(got).unwrap_or(0))
+}
+
 /// `setsockopt(fd, level, name, &value)` for an `int` option.
 pub(crate) fn set_int_option(
     fd: RawFd,
@@ -827,44 +858,7 @@ impl UdpBatch {
     /// with the FORCE options; otherwise up to those limits). Returns the receive buffer size the
     /// kernel granted.
     pub fn set_buffers(&self, bytes: usize) -> io::Result<usize> {
-        let fd = self.socket.as_raw_fd();
-        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-        for (force, plain) in [
-            (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-            (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-        ] {
-            let set = |opt: libc::c_int| {
-                // SAFETY: fd is a valid socket; the option value is a c_int of the size given.
-                unsafe {
-                    libc::setsockopt(
-                        fd,
-                        libc::SOL_SOCKET,
-                        opt,
-                        (&v as *const libc::c_int).cast(),
-                        size_of::<libc::c_int>() as libc::socklen_t,
-                    )
-                }
-            };
-            if set(force) != 0 && set(plain) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        let mut got: libc::c_int = 0;
-        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: fd is valid; got and len are a c_int and its size.
-        let r = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&mut got as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(usize::try_from(got).unwrap_or(0))
+        set_buffer_sizes(self.socket.as_raw_fd(), bytes)
     }
 
     /// The socket's local address.

@@ -442,6 +442,8 @@ fn to_i64(v: u64) -> i64 {
 pub enum DropReason {
     /// Shorter than the header the datagram claims to carry (or than an SRTP trailer).
     TooShort,
+    /// Longer than the largest datagram the relay takes (cut off by the kernel on receive).
+    TooLong,
     /// Neither RTP, RTCP nor STUN (RFC 7983 demultiplexing): garbage.
     NotRtp,
     /// The SRTP/SRTCP authentication tag did not match (RFC 3711 §3.4).
@@ -477,11 +479,12 @@ pub enum DropReason {
 
 impl DropReason {
     /// Number of reasons: the size of [`DropReason::ALL`] and of [`DropCounters`].
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 15;
 
     /// Every reason, in declaration order (the order of [`DropCounters::iter`]).
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::TooShort,
+        DropReason::TooLong,
         DropReason::NotRtp,
         DropReason::AuthFail,
         DropReason::Replay,
@@ -502,6 +505,7 @@ impl DropReason {
     pub const fn label(self) -> &'static str {
         match self {
             DropReason::TooShort => "too_short",
+            DropReason::TooLong => "too_long",
             DropReason::NotRtp => "not_rtp",
             DropReason::AuthFail => "auth_fail",
             DropReason::Replay => "replay",

@@ -775,6 +775,24 @@ impl Relay {
         })
     }
 
+    /// Counts a datagram that arrived on local port `port` too long for the driver's buffer
+    /// (the kernel cut it off; `head` is what was kept) against the leg it was for, as
+    /// [`DropReason::TooLong`]. Nothing of it is relayed.
+    pub fn drop_oversized(&mut self, now: Instant, port: u16, head: &[u8]) -> Verdict {
+        let index = match self.ports.get(&port) {
+            Some(&PortUse::Leg(i)) => Some(i),
+            Some(PortUse::Mux) => match mux::parse(head) {
+                MuxDatagram::Media { id, .. } => self.mux.get(&(port, id)).copied(),
+                MuxDatagram::Keepalive => None,
+            },
+            None => None,
+        };
+        match index {
+            Some(i) => self.drop_on(i, now, DropReason::TooLong),
+            None => self.drop_unknown(now, DropReason::TooLong),
+        }
+    }
+
     fn drop_unknown(&mut self, now: Instant, reason: DropReason) -> Verdict {
         self.unknown_flow.on_drop(reason, now);
         Verdict::Drop(reason)

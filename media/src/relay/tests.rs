@@ -407,6 +407,38 @@ fn e_role_multiplexed_traversal() {
             .get(DropReason::UnknownFlow),
         1
     );
+    // Datagrams the driver got cut off (too long for its buffers) are counted on the leg the
+    // port, or the multiplex id in what was kept, names; unknown ones on no leg.
+    let mut long = mux::header(8).to_vec();
+    long.extend_from_slice(&[0x80; 60]);
+    assert_eq!(
+        relay.drop_oversized(t0, 36000, &long),
+        Verdict::Drop(DropReason::TooLong)
+    );
+    assert_eq!(
+        relay.drop_oversized(t0, 36004, &[0x80; 60]),
+        Verdict::Drop(DropReason::TooLong)
+    );
+    assert_eq!(
+        relay.drop_oversized(t0, 40000, &[0x80; 60]),
+        Verdict::Drop(DropReason::TooLong)
+    );
+    let s = relay.stats(legs[1].1).unwrap();
+    assert_eq!(
+        s.received.drops.get(DropReason::TooLong),
+        1,
+        "traversal leg of call 2"
+    );
+    let s = relay.stats(legs[1].0).unwrap();
+    assert_eq!(
+        s.received.drops.get(DropReason::TooLong),
+        1,
+        "client leg of call 2"
+    );
+    assert_eq!(
+        relay.unknown_flow_counters().drops.get(DropReason::TooLong),
+        1
+    );
     // Call 1 is untouched by all of this.
     let s = relay.stats(legs[0].0).unwrap();
     assert_eq!((s.received.packets, s.received.drops.total()), (0, 0));

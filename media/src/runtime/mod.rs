@@ -210,6 +210,9 @@ pub(crate) struct Datagram<'a> {
     pub(crate) buf: &'a mut [u8],
     pub(crate) start: usize,
     pub(crate) len: usize,
+    /// Longer than [`MAX_DATAGRAM`]: the kernel cut it off, `len` bytes are what was kept. It
+    /// is counted, never relayed.
+    pub(crate) truncated: bool,
 }
 
 /// Longest datagram a worker receives (anything longer is truncated by the kernel and dropped).
@@ -491,6 +494,11 @@ fn run(
             t.saturating_duration_since(Instant::now()).min(TICK)
         });
         let mut handle = |d: Datagram<'_>| -> Option<Transmit> {
+            if d.truncated {
+                let head = d.buf.get(d.start..d.start + d.len).unwrap_or_default();
+                let _ = relay.drop_oversized(Instant::now(), d.port, head);
+                return None;
+            }
             match relay.handle_datagram(Instant::now(), d.port, d.src, d.buf, d.start, d.len) {
                 Verdict::Forward(t) => Some(t),
                 Verdict::Keepalive | Verdict::Drop(_) => None,
@@ -578,6 +586,37 @@ pub(crate) mod backend_checks {
         while !done(io) && Instant::now() < until {
             io.poll(Duration::from_millis(10), handle).unwrap();
         }
+    }
+
+    /// Datagrams longer than [`super::MAX_DATAGRAM`] reach the handler cut to that length and
+    /// marked truncated (the relay counts them against their leg); the others whole and
+    /// unmarked; every one is counted as received, none as a receive error.
+    pub(crate) fn oversized_datagrams_are_marked(io: &mut dyn Io) {
+        use super::MAX_DATAGRAM;
+        let (s, port) = bound();
+        io.add(port, s, false).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut seen = Vec::new();
+        let mut record = |d: Datagram<'_>| -> Option<Transmit> {
+            seen.push((d.len, d.truncated));
+            None
+        };
+        for n in [MAX_DATAGRAM + 100, MAX_DATAGRAM + 1, MAX_DATAGRAM, 0, 5] {
+            client.send_to(&vec![7u8; n], local(port)).unwrap();
+        }
+        pump(io, &mut record, |io| io.counters().received >= 5);
+        assert_eq!(
+            seen,
+            [
+                (MAX_DATAGRAM, true),
+                (MAX_DATAGRAM, true),
+                (MAX_DATAGRAM, false),
+                (0, false),
+                (5, false)
+            ]
+        );
+        let c = io.counters();
+        assert_eq!((c.received, c.receive_errors), (5, 0), "{c:?}");
     }
 
     /// Datagrams from `CALLS` sockets, forwarded from the multiplexed port to one peer, leave

@@ -200,16 +200,18 @@ impl SocketIo {
         Ok(r as usize)
     }
 
-    /// Hands the datagram in slot `slot` (`len` bytes after the headroom) to the relay and
-    /// stages what it forwards.
+    /// Hands the datagram in slot `slot` (`len` bytes after the headroom; `truncated`: cut off
+    /// by the kernel) to the relay and stages what it forwards.
     fn deliver(
         &mut self,
         slot: usize,
         port: u16,
         src: SocketAddr,
         len: usize,
+        truncated: bool,
         handle: &mut dyn FnMut(Datagram<'_>) -> Option<Transmit>,
     ) {
+        self.counters.received += 1;
         let base = slot * BUF_SIZE;
         let buf = &mut self.bufs[base..base + BUF_SIZE];
         if let Some(t) = handle(Datagram {
@@ -217,7 +219,8 @@ impl SocketIo {
             src,
             buf,
             start: HEADROOM,
-            len,
+            len: len.min(super::MAX_DATAGRAM),
+            truncated,
         }) {
             let seq = self.staged.len() as u32;
             self.staged.push(Staged {
@@ -254,14 +257,13 @@ impl SocketIo {
                 let len = m.msg_len as usize;
                 let truncated = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
                 let namelen = m.msg_hdr.msg_namelen;
-                self.counters.received += 1;
                 let Some(src) = read_sockaddr(&self.rx.names[i], namelen) else {
+                    self.counters.receive_errors += 1;
                     continue;
                 };
-                if truncated {
-                    continue;
-                }
-                self.deliver(first + i, port, src, len, handle);
+                // A datagram cut off by the kernel still goes to the relay, which counts it
+                // against its leg.
+                self.deliver(first + i, port, src, len, truncated, handle);
             }
             if got < self.batch {
                 break;
@@ -330,8 +332,7 @@ impl SocketIo {
                 self.used += 1;
                 let base = slot * BUF_SIZE + HEADROOM;
                 self.bufs[base..base + len].copy_from_slice(&self.gro.buf[off..off + len]);
-                self.counters.received += 1;
-                self.deliver(slot, port, src, len, handle);
+                self.deliver(slot, port, src, len, false, handle);
                 off += len;
             }
         }
@@ -950,6 +951,12 @@ impl UdpBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_datagrams_reach_the_handler_marked_truncated() {
+        let mut io = SocketIo::new(32).unwrap();
+        crate::runtime::backend_checks::oversized_datagrams_are_marked(&mut io);
+    }
 
     #[test]
     fn gso_out_and_gro_in_on_a_multiplexed_port() {

@@ -13,6 +13,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use media::relay::engine::{Event, LatchPolicy, LegConfig, RelayConfig};
+use media::rtp_stats::DropReason;
 use media::runtime::{Backend, BackendChoice, Worker, WorkerConfig};
 use media::srtp::{Context, MasterKey, Policy, Suite};
 
@@ -268,13 +269,14 @@ fn junk_is_dropped_and_calls_go_on() {
         assert_eq!(got, rtp(1, 160), "{backend:?}: the call still works");
         let s = worker.stats(x).unwrap();
         assert_eq!(s.received.packets, 1);
-        // 7 junk datagrams from the attacker, 7 from the phone; the oversized one is cut off by
-        // the kernel and never reaches the relay.
+        // 7 junk datagrams from the attacker, 7 from the phone, and the oversized one, cut off
+        // by the kernel and counted as too long.
         assert_eq!(
             s.received.drops.total(),
-            14,
+            15,
             "{backend:?}: {:?}",
             s.received.drops
         );
+        assert_eq!(s.received.drops.get(DropReason::TooLong), 1, "{backend:?}");
     }
 }

@@ -178,6 +178,8 @@ enum Control {
 #[derive(Debug)]
 pub struct Worker {
     control: Sender<Control>,
+    /// Wakes the worker when a request is sent.
+    waker: std::sync::Arc<sockets::Waker>,
     /// Behind a mutex so a `Worker` can be shared by control threads (never on the packet path).
     /// `None` for a worker of a [`MediaPlane`], whose events go to the plane.
     events: Option<std::sync::Mutex<Receiver<(usize, Event)>>>,
@@ -192,6 +194,8 @@ pub(crate) trait Io {
     fn add(&mut self, port: u16, socket: UdpSocket, gro: bool) -> io::Result<()>;
     /// Stops receiving on `port` and closes its socket.
     fn remove(&mut self, port: u16);
+    /// Ends a wait in [`Io::poll`] whenever `fd` (the worker's waker) becomes readable.
+    fn set_waker(&mut self, fd: std::os::fd::RawFd) -> io::Result<()>;
     /// Waits up to `timeout` for datagrams; hands each to `handle` (the relay), sends what it
     /// returns. Returns when at least one batch was handled or the timeout passed.
     fn poll(
@@ -279,6 +283,8 @@ impl Worker {
         events: Sender<(usize, Event)>,
     ) -> io::Result<Worker> {
         let (control_tx, control_rx) = mpsc::channel();
+        let waker = std::sync::Arc::new(sockets::Waker::new()?);
+        let worker_waker = std::sync::Arc::clone(&waker);
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<WorkerInfo>>();
         let name = format!(
             "media-{}",
@@ -298,12 +304,13 @@ impl Worker {
                     let _ = sockets::set_buffer_sizes(s.as_raw_fd(), MUX_SOCKET_BUFFER);
                     io.add(p, s, true)?;
                 }
+                io.set_waker(worker_waker.fd())?;
                 Ok((io, info))
             })();
             match started {
                 Ok((io, info)) => {
                     if ready_tx.send(Ok(info)).is_ok() {
-                        run(cfg, io, control_rx, index, events);
+                        run(cfg, io, &worker_waker, control_rx, index, events);
                     }
                 }
                 Err(e) => {
@@ -316,6 +323,7 @@ impl Worker {
             .map_err(|_| io::Error::other("media worker died while starting"))??;
         Ok(Worker {
             control: control_tx,
+            waker,
             events: None,
             info,
             thread: Some(thread),
@@ -332,6 +340,7 @@ impl Worker {
         self.control
             .send(make(tx))
             .map_err(|_| ControlError::WorkerGone)?;
+        self.waker.wake();
         rx.recv().map_err(|_| ControlError::WorkerGone)?
     }
 
@@ -354,6 +363,7 @@ impl Worker {
         self.control
             .send(Control::Allocate(Box::new((a, b)), tx))
             .map_err(|_| gone())?;
+        self.waker.wake();
         rx.recv().map_err(|_| gone())?
     }
 
@@ -403,6 +413,7 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.control.send(Control::Stop);
+        self.waker.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -422,6 +433,7 @@ fn ports_of(l: &LegConfig) -> impl Iterator<Item = u16> {
 fn run(
     cfg: WorkerConfig,
     mut io: Box<dyn Io>,
+    waker: &sockets::Waker,
     control: Receiver<Control>,
     index: usize,
     events: Sender<(usize, Event)>,
@@ -432,7 +444,9 @@ fn run(
     let mut calls: std::collections::HashMap<LegId, (LegId, Vec<u16>)> =
         std::collections::HashMap::new();
     loop {
-        // Control requests first: they are rare and must not wait behind traffic.
+        // Control requests first: they are rare and must not wait behind traffic. The waker is
+        // read empty before the channel, so a request sent after this look wakes the next wait.
+        waker.drain();
         loop {
             let req = match control.try_recv() {
                 Ok(r) => r,

@@ -500,6 +500,20 @@ impl Io for SocketIo {
         Ok(())
     }
 
+    fn set_waker(&mut self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: WAKE_TOKEN,
+        };
+        // SAFETY: both fds are valid; ev is a valid epoll_event.
+        let r =
+            unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     fn remove(&mut self, port: u16) {
         if let Some(s) = self.sockets.remove(&port) {
             // SAFETY: both fds are valid; a null event is allowed for EPOLL_CTL_DEL.
@@ -538,6 +552,10 @@ impl Io for SocketIo {
             };
         }
         for e in 0..n as usize {
+            if self.events[e].u64 == WAKE_TOKEN {
+                // A control request: the worker reads the waker after this poll.
+                continue;
+            }
             let port = self.events[e].u64 as u16;
             let Some((fd, gro)) = self
                 .sockets
@@ -560,6 +578,53 @@ impl Io for SocketIo {
         self.counters
     }
 }
+
+/// An eventfd that control threads write to wake a worker waiting for datagrams; the worker
+/// reads it empty before it looks at its control channel, so no request waits for the next
+/// timeout.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    fd: OwnedFd,
+}
+
+impl Waker {
+    pub(crate) fn new() -> io::Result<Waker> {
+        // SAFETY: eventfd takes an initial value and flags and returns a new fd or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
+        Ok(Waker {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Wakes the worker (a full counter, which cannot happen here, would mean it is awake).
+    pub(crate) fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: the fd is a valid eventfd; the buffer is the 8 bytes eventfd expects.
+        unsafe {
+            libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8);
+        }
+    }
+
+    /// Reads the counter empty.
+    pub(crate) fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: the fd is a valid non-blocking eventfd; the buffer is 8 writable bytes.
+        unsafe {
+            libc::read(self.fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8);
+        }
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// The epoll token of the waker (ports are below 65,536).
+const WAKE_TOKEN: u64 = u64::MAX;
 
 /// Asks for `bytes` of kernel receive and send buffer on socket `fd` (as root beyond
 /// `rmem_max`/`wmem_max`, with the FORCE options; otherwise up to those limits). Returns the

@@ -95,6 +95,7 @@ const KIND_RECV: u64 = 1;
 const KIND_SEND: u64 = 2;
 const KIND_CANCEL: u64 = 3;
 const KIND_GSO: u64 = 4;
+const KIND_WAKE: u64 = 5;
 /// Buffers outside the ring that the datagrams of a GRO receive are copied into (each with the
 /// relay's headroom and tailroom); they go back to their own free list, not to the ring.
 const BOUNCE_BUFFERS: usize = 2048;
@@ -295,6 +296,8 @@ pub(crate) struct UringIo {
     free_gso: Vec<u32>,
     /// Forwards of the current drain pass, sent (GSO runs grouped) when the pass ends.
     staged: Vec<Staged>,
+    /// The worker's waker (an eventfd), polled so that a control request ends a wait.
+    waker: Option<i32>,
     /// Slots whose receive must be armed again (after `ENOBUFS` or a final completion).
     rearm: Vec<u32>,
     /// Completions read while no handler was at hand (in `remove`), handled by the next poll.
@@ -534,6 +537,7 @@ impl UringIo {
             gso_slots: ManuallyDrop::new(gso_slots),
             free_gso: (0..GSO_SLOTS as u32).rev().collect(),
             staged: Vec::with_capacity(total),
+            waker: None,
             rearm: Vec::new(),
             backlog: VecDeque::with_capacity(cq as usize),
             scratch: Vec::with_capacity(cq as usize),
@@ -761,6 +765,16 @@ impl UringIo {
         }
     }
 
+    /// Queues a multishot poll of the waker `fd`.
+    fn arm_waker(&mut self, fd: i32) -> io::Result<()> {
+        let sqe = opcode::PollAdd::new(Fd(fd), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(KIND_WAKE << KIND_SHIFT);
+        // SAFETY: a poll points to no memory: the kernel holds its own reference to the file.
+        unsafe { self.push(&sqe) }
+    }
+
     /// Queues a cancel of slot `idx`'s receive.
     fn cancel(&mut self, idx: usize) -> io::Result<()> {
         let Some(slot) = self.slots.get_mut(idx) else {
@@ -796,6 +810,17 @@ impl UringIo {
                 self.give_back(bid);
             }
             KIND_GSO => self.complete_gso(ud as u32, res),
+            KIND_WAKE => {
+                // A control request woke the wait; the worker reads the waker. A poll that
+                // ended (no F_MORE) is armed again.
+                if !cqueue::more(flags) {
+                    if let Some(fd) = self.waker {
+                        if self.arm_waker(fd).is_err() {
+                            // Without it requests still get through, on the next timeout.
+                        }
+                    }
+                }
+            }
             KIND_CANCEL => {
                 // The cancel missed (the receive was completing at that moment, or its final
                 // completion is not read yet): ask again, a few times, while it is armed.
@@ -1374,6 +1399,12 @@ impl Io for UringIo {
         }
         self.ports[usize::from(port)] = idx as u32;
         Ok(())
+    }
+
+    fn set_waker(&mut self, fd: std::os::fd::RawFd) -> io::Result<()> {
+        self.waker = Some(fd);
+        self.arm_waker(fd)?;
+        self.submit()
     }
 
     fn remove(&mut self, port: u16) {

@@ -23,6 +23,15 @@ const LIBSRTP2_DEV: Package = Package {
     why: "libsrtp2, the SRTP reference the interop tests and benches run against",
 };
 
+const IPROUTE2: Package = Package {
+    name: "iproute2",
+    why: "`ip netns`/`ip link`: the network-namespace lab of the end-to-end tests",
+};
+const NFTABLES: Package = Package {
+    name: "nftables",
+    why: "`nft`: the zone firewall rules of the network-namespace lab",
+};
+
 const RTPENGINE: Package = Package {
     name: "rtpengine-daemon",
     why: "rtpengine, the media relay the relay bench compares against",
@@ -35,7 +44,7 @@ const GNUPLOT: Package = Package {
 /// What `cargo xtask demo` needs.
 pub(crate) const DEMO: &[Package] = &[GCC];
 /// What `cargo xtask test` (and the benches) need.
-pub(crate) const TEST: &[Package] = &[GCC, PKG_CONFIG, LIBSRTP2_DEV];
+pub(crate) const TEST: &[Package] = &[GCC, PKG_CONFIG, LIBSRTP2_DEV, IPROUTE2, NFTABLES];
 /// What `cargo xtask bench relay` needs.
 pub(crate) const BENCH_RELAY: &[Package] = &[GCC, RTPENGINE, GNUPLOT];
 

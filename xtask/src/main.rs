@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod bench_relay;
+mod bench_relay_engine;
 mod bench_srtp;
 mod deps;
 mod fuzz;
@@ -46,6 +47,10 @@ commands:
                                          loss against load, CPU per packet, latency; writes
                                          benches/RESULTS.md and benches/relay-loss.png
                                          (RELAY_BENCH_QUICK=1: short smoke run)
+  bench relay-engine [-- <criterion args>]
+                                         the relay engine alone, ns and instructions per
+                                         datagram per transform (criterion, callgrind); writes
+                                         benches/RESULTS.md (RELAY_ENGINE_BENCH_QUICK=1: short)
   fuzz [--seconds N] [target...] [-- <libFuzzer args>]
                                          run fuzz targets (default: all, 60 s each) with
                                          cargo +nightly fuzz; fails on a crash
@@ -88,6 +93,19 @@ fn run() -> Result<ExitCode, String> {
                 };
                 deps::ensure(deps::TEST)?;
                 bench_srtp::run(extra)
+            }
+            Some((what, extra)) if what == "relay-engine" => {
+                let extra = match extra.split_first() {
+                    None => &[][..],
+                    Some((dd, extra)) if dd == "--" => extra,
+                    Some(_) => {
+                        return usage_error(
+                            "`bench relay-engine` passes arguments on only after `--`",
+                        )
+                    }
+                };
+                deps::ensure(deps::TEST)?;
+                bench_relay_engine::run(extra)
             }
             Some((what, extra)) if what == "relay" && extra.is_empty() => {
                 deps::ensure(deps::BENCH_RELAY)?;

@@ -675,7 +675,10 @@ mod tests {
 
     #[test]
     fn the_knee_is_the_last_load_before_the_first_loss() {
-        assert_eq!(knee(&[pt(500, 0.0), pt(1000, 0.0), pt(1500, 0.01)]), Some(1000));
+        assert_eq!(
+            knee(&[pt(500, 0.0), pt(1000, 0.0), pt(1500, 0.01)]),
+            Some(1000)
+        );
         // A lucky point after a lossy one does not count.
         assert_eq!(
             knee(&[pt(500, 0.0), pt(1000, 0.002), pt(1500, 0.0)]),
@@ -708,9 +711,15 @@ mod tests {
         };
         let s = render(&[ours, theirs], false, 5.0, None);
         assert!(s.starts_with(BEGIN) && s.ends_with(END));
-        assert!(s.contains("portico-uring-mux / rtpengine: **2.00×**"), "{s}");
+        assert!(
+            s.contains("portico-uring-mux / rtpengine: **2.00×**"),
+            "{s}"
+        );
         assert!(s.contains("a lower bound"), "{s}");
-        assert!(s.contains("| portico-uring-mux | SRTP→RTP | 172 | 0.01 | 1000 | 5.00 | 0.000 |"), "{s}");
+        assert!(
+            s.contains("| portico-uring-mux | SRTP→RTP | 172 | 0.01 | 1000 | 5.00 | 0.000 |"),
+            "{s}"
+        );
         assert!(s.contains("| rtpengine | 1000 |"), "{s}");
     }
 }

@@ -89,7 +89,7 @@ struct Estimate {
 /// source file of the code inlined into it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Category {
-    /// The port and multiplex-id hash maps: SipHash and hashbrown's probing.
+    /// The port table and the multiplex-id map (`relay/flow_table.rs`, hashbrown's probing).
     Lookup,
     /// `classify`, the multiplex header, the RTP header view.
     Parse,
@@ -131,7 +131,7 @@ impl Category {
             Category::Srtp
         } else if n.contains("rtp_stats") {
             Category::Stats
-        } else if n.contains("hash") {
+        } else if n.contains("hash") || n.contains("flow_table") {
             Category::Lookup
         } else if n.contains("classify") || n.contains("mux::") || n.contains("rtp::rtp") {
             Category::Parse
@@ -149,7 +149,10 @@ impl Category {
             Category::Srtp
         } else if path.ends_with("rtp_stats.rs") {
             Category::Stats
-        } else if path.contains("hashbrown") || path.contains("/src/hash/") {
+        } else if path.contains("hashbrown")
+            || path.contains("/src/hash/")
+            || path.ends_with("relay/flow_table.rs")
+        {
             Category::Lookup
         } else if path.ends_with("relay/classify.rs")
             || path.ends_with("relay/mux.rs")
@@ -746,8 +749,8 @@ fn render_section(
         let _ = writeln!(
             s,
             "Calls out of `handle_datagram` are counted with their callees under the callee's \
-             category, code inlined into it by its source file: flow lookup = the port and \
-             multiplex-id `HashMap`s (SipHash, hashbrown); classify/headers = `classify`, the \
+             category, code inlined into it by its source file: flow lookup = the port table and \
+             the multiplex-id map (`relay/flow_table.rs`, hashbrown); classify/headers = `classify`, the \
              multiplex header, the RTP header view; SRTP = `media::srtp` and the AES/SHA-1 \
              crates; statistics = `rtp_stats` (RFC 3550 receive statistics, flow counters); \
              engine, rest = source check, latching, verdict and everything else.\n"
@@ -969,6 +972,14 @@ totals: 1000
         assert_eq!(
             Category::of_file("/rustc/x/library/core/src/option.rs"),
             Category::Engine
+        );
+        assert_eq!(
+            Category::of_file("/work/main/media/src/relay/flow_table.rs"),
+            Category::Lookup
+        );
+        assert_eq!(
+            Category::of_callee("media::relay::flow_table::PortTable::get"),
+            Category::Lookup
         );
     }
 

@@ -27,11 +27,12 @@
 //! Nothing here allocates per datagram: the flow table is looked up by port (and multiplex id),
 //! transforms work in place.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::classify::{classify, Kind};
+use super::flow_table::{MuxTable, PortTable, PortUse};
 use super::mux::{self, MuxDatagram, MUX_HEADER_LEN};
 use crate::rtp::RtpHeader;
 use crate::rtp_stats::{DropReason, FlowCounters, RtpReceiveStats};
@@ -321,23 +322,14 @@ impl Leg {
     }
 }
 
-/// How a local port maps to legs.
-#[derive(Clone, Copy, Debug)]
-enum PortUse {
-    /// The port belongs to one leg (RTP, RTCP, or both with RTCP multiplexing).
-    Leg(u32),
-    /// A multiplexed port: the multiplex id names the leg.
-    Mux,
-}
-
 /// The flow table and the per-datagram logic of one relay worker.
 pub struct Relay {
     cfg: RelayConfig,
     legs: Vec<Option<Leg>>,
     free: Vec<u32>,
     generations: Vec<u32>,
-    ports: HashMap<u16, PortUse>,
-    mux: HashMap<(u16, u32), u32>,
+    ports: PortTable,
+    mux: MuxTable,
     events: VecDeque<Event>,
     /// No leg can turn inactive before this.
     next_timeout: Option<Instant>,
@@ -356,7 +348,7 @@ impl core::fmt::Debug for Relay {
 impl Relay {
     /// An empty relay.
     pub fn new(cfg: RelayConfig) -> Relay {
-        let mut ports = HashMap::new();
+        let mut ports = PortTable::new();
         for &p in &cfg.mux_ports {
             ports.insert(p, PortUse::Mux);
         }
@@ -366,7 +358,7 @@ impl Relay {
             free: Vec::new(),
             generations: Vec::new(),
             ports,
-            mux: HashMap::new(),
+            mux: MuxTable::default(),
             events: VecDeque::new(),
             next_timeout: None,
             unknown_flow: FlowCounters::default(),
@@ -418,7 +410,7 @@ impl Relay {
                 if self.mux.contains_key(&(p, id)) {
                     return Err(RelayError::MuxIdInUse(p, id));
                 }
-            } else if self.ports.contains_key(&p) {
+            } else if self.ports.contains(p) {
                 return Err(RelayError::PortInUse(p));
             }
             if let Some(o) = other {
@@ -519,7 +511,7 @@ impl Relay {
                         self.mux.remove(&(p, mux_id));
                     }
                 } else {
-                    self.ports.remove(&p);
+                    self.ports.remove(p);
                 }
             }
             self.generations[index as usize] = self.generations[index as usize].wrapping_add(1);
@@ -629,7 +621,7 @@ impl Relay {
         };
         let (mut start, mut len) = (start, len);
         // 1. Which leg: by port, then by multiplex id.
-        let index = match self.ports.get(&port) {
+        let index = match self.ports.get(port) {
             None => return self.drop_unknown(now, DropReason::UnknownFlow),
             Some(PortUse::Mux) => match mux::parse(datagram) {
                 MuxDatagram::Keepalive => return Verdict::Keepalive,
@@ -642,7 +634,7 @@ impl Relay {
                     None => return self.drop_unknown(now, DropReason::UnknownFlow),
                 },
             },
-            Some(&PortUse::Leg(i)) => {
+            Some(PortUse::Leg(i)) => {
                 let framed = self.legs[i as usize].as_ref().and_then(|l| l.cfg.mux_id);
                 if let Some(expected) = framed {
                     match mux::parse(datagram) {
@@ -779,8 +771,8 @@ impl Relay {
     /// (the kernel cut it off; `head` is what was kept) against the leg it was for, as
     /// [`DropReason::TooLong`]. Nothing of it is relayed.
     pub fn drop_oversized(&mut self, now: Instant, port: u16, head: &[u8]) -> Verdict {
-        let index = match self.ports.get(&port) {
-            Some(&PortUse::Leg(i)) => Some(i),
+        let index = match self.ports.get(port) {
+            Some(PortUse::Leg(i)) => Some(i),
             Some(PortUse::Mux) => match mux::parse(head) {
                 MuxDatagram::Media { id, .. } => self.mux.get(&(port, id)).copied(),
                 MuxDatagram::Keepalive => None,

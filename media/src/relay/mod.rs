@@ -4,6 +4,7 @@
 //!   new keys), latching, statistics, inactivity — and the verdict for each datagram.
 //! - [`classify`]: what a datagram is (RTP, RTCP, STUN, DTLS, keepalive, garbage), RFC 7983 /
 //!   RFC 5761.
+//! - `flow_table`: the port and multiplex-id lookups on the path of every datagram.
 //! - [`mux`]: the multiplexed traversal framing between C and E (a 4-byte multiplex id before
 //!   each packet; datagrams under 16 bytes are keepalives).
 //! - [`port_alloc`]: the media port range, handed out as RTP/RTCP pairs with a quarantine.
@@ -12,6 +13,7 @@
 //! range between workers, are in [`crate::runtime`].
 pub mod classify;
 pub mod engine;
+mod flow_table;
 pub mod mux;
 pub mod port_alloc;
 

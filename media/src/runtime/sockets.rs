@@ -103,6 +103,65 @@ struct GroRecv {
     control: ControlBuf<64>,
 }
 
+/// What one GRO `recvmsg` brought: `total` bytes in the buffer, datagrams of `seg` bytes (the
+/// last may be shorter) from `src`.
+struct GroReceived {
+    src: Option<SocketAddr>,
+    total: usize,
+    seg: usize,
+    truncated: bool,
+}
+
+impl GroRecv {
+    fn new() -> GroRecv {
+        // SAFETY: all-zero is a valid sockaddr_storage.
+        let name: libc::sockaddr_storage = unsafe { zeroed() };
+        GroRecv {
+            buf: vec![0u8; GRO_BUFFER].into_boxed_slice(),
+            name,
+            control: ControlBuf([0; 64]),
+        }
+    }
+
+    /// One `recvmsg` on `fd` into the buffer, without waiting; `None` when nothing waits.
+    fn receive(&mut self, fd: RawFd) -> io::Result<Option<GroReceived>> {
+        let mut iov = libc::iovec {
+            iov_base: self.buf.as_mut_ptr().cast(),
+            iov_len: self.buf.len(),
+        };
+        // SAFETY: all-zero is a valid msghdr.
+        let mut hdr: libc::msghdr = unsafe { zeroed() };
+        hdr.msg_name = (&mut self.name as *mut libc::sockaddr_storage).cast();
+        hdr.msg_namelen = ANY_NAME;
+        hdr.msg_iov = &mut iov;
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = self.control.0.as_mut_ptr().cast();
+        hdr.msg_controllen = self.control.0.len();
+        // SAFETY: hdr points at this struct's buffer, name and control storage, with their true
+        // lengths; all outlive the call.
+        let r = unsafe { libc::recvmsg(fd, &mut hdr, libc::MSG_DONTWAIT) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(None)
+            } else {
+                Err(e)
+            };
+        }
+        let total = (r as usize).min(self.buf.len());
+        let control_len = hdr.msg_controllen.min(self.control.0.len());
+        let seg = gro_segment_size(&self.control.0[..control_len])
+            .unwrap_or(total)
+            .max(1);
+        Ok(Some(GroReceived {
+            src: read_sockaddr(&self.name, hdr.msg_namelen),
+            total,
+            seg,
+            truncated: hdr.msg_flags & libc::MSG_TRUNC != 0,
+        }))
+    }
+}
+
 pub(crate) struct SocketIo {
     epoll: OwnedFd,
     sockets: HashMap<u16, Sock>,
@@ -165,11 +224,7 @@ impl SocketIo {
                 name: storage,
                 control: ControlBuf([0; 32]),
             },
-            gro: GroRecv {
-                buf: vec![0u8; GRO_BUFFER].into_boxed_slice(),
-                name: storage,
-                control: ControlBuf([0; 64]),
-            },
+            gro: GroRecv::new(),
             events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS].into_boxed_slice(),
             counters: IoCounters::default(),
         })
@@ -280,40 +335,19 @@ impl SocketIo {
         handle: &mut dyn FnMut(Datagram<'_>) -> Option<Transmit>,
     ) {
         for _ in 0..ROUNDS * 4 {
-            let mut iov = libc::iovec {
-                iov_base: self.gro.buf.as_mut_ptr().cast(),
-                iov_len: self.gro.buf.len(),
-            };
-            // SAFETY: all-zero is a valid msghdr.
-            let mut hdr: libc::msghdr = unsafe { zeroed() };
-            hdr.msg_name = (&mut self.gro.name as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = ANY_NAME;
-            hdr.msg_iov = &mut iov;
-            hdr.msg_iovlen = 1;
-            hdr.msg_control = self.gro.control.0.as_mut_ptr().cast();
-            hdr.msg_controllen = self.gro.control.0.len();
-            // SAFETY: hdr points at this struct's GRO buffer, name and control storage, with
-            // their true lengths; all outlive the call.
-            let r = unsafe { libc::recvmsg(fd, &mut hdr, libc::MSG_DONTWAIT) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::WouldBlock {
+            let got = match self.gro.receive(fd) {
+                Ok(Some(g)) => g,
+                Ok(None) => return,
+                Err(_) => {
                     self.counters.receive_errors += 1;
+                    return;
                 }
-                return;
-            }
-            let total = r as usize;
-            let Some(src) = read_sockaddr(&self.gro.name, hdr.msg_namelen) else {
+            };
+            let (Some(src), false) = (got.src, got.truncated) else {
                 self.counters.receive_errors += 1;
                 continue;
             };
-            if hdr.msg_flags & libc::MSG_TRUNC != 0 {
-                self.counters.receive_errors += 1;
-                continue;
-            }
-            let control_len = hdr.msg_controllen.min(self.gro.control.0.len());
-            let seg = gro_segment_size(&self.gro.control.0[..control_len]).unwrap_or(total);
-            let seg = seg.max(1);
+            let (total, seg) = (got.total, got.seg);
             if total > seg {
                 self.counters.gro_receives += 1;
             }
@@ -808,13 +842,7 @@ impl UdpBatch {
     /// [`UdpBatch::recv`] splits again (one call then reads one coalesced receive).
     pub fn set_gro(&mut self) -> io::Result<()> {
         set_int_option(self.socket.as_raw_fd(), libc::SOL_UDP, libc::UDP_GRO, 1)?;
-        // SAFETY: all-zero is a valid sockaddr_storage.
-        let name: libc::sockaddr_storage = unsafe { zeroed() };
-        self.gro = Some(GroRecv {
-            buf: vec![0u8; GRO_BUFFER].into_boxed_slice(),
-            name,
-            control: ControlBuf([0; 64]),
-        });
+        self.gro = Some(GroRecv::new());
         Ok(())
     }
 
@@ -877,37 +905,13 @@ impl UdpBatch {
         let Some(g) = self.gro.as_mut() else {
             return Ok(0);
         };
-        let mut iov = libc::iovec {
-            iov_base: g.buf.as_mut_ptr().cast(),
-            iov_len: g.buf.len(),
-        };
-        // SAFETY: all-zero is a valid msghdr.
-        let mut hdr: libc::msghdr = unsafe { zeroed() };
-        hdr.msg_name = (&mut g.name as *mut libc::sockaddr_storage).cast();
-        hdr.msg_namelen = ANY_NAME;
-        hdr.msg_iov = &mut iov;
-        hdr.msg_iovlen = 1;
-        hdr.msg_control = g.control.0.as_mut_ptr().cast();
-        hdr.msg_controllen = g.control.0.len();
-        // SAFETY: hdr points at this struct's GRO buffer, name and control storage, with their
-        // true lengths; all outlive the call.
-        let r = unsafe { libc::recvmsg(fd, &mut hdr, libc::MSG_DONTWAIT) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(0)
-            } else {
-                Err(e)
-            };
-        }
-        let total = (r as usize).min(g.buf.len());
-        let Some(src) = read_sockaddr(&g.name, hdr.msg_namelen) else {
+        let Some(got) = g.receive(fd)? else {
             return Ok(0);
         };
-        let controllen = hdr.msg_controllen.min(g.control.0.len());
-        let seg = gro_segment_size(&g.control.0[..controllen])
-            .unwrap_or(total)
-            .max(1);
+        let Some(src) = got.src else {
+            return Ok(0);
+        };
+        let (total, seg) = (got.total, got.seg);
         let mut n = 0;
         let mut off = 0;
         while off < total {

@@ -1050,11 +1050,7 @@ impl UringIo {
         let mut i = 0;
         while i < staged.len() {
             let s = staged[i];
-            let gso_ok = self
-                .ports
-                .get(usize::from(s.t.src_port))
-                .and_then(|&slot| self.slots.get(slot as usize))
-                .is_some_and(|slot| slot.gso);
+            let gso_ok = self.active_slot(s.t.src_port).is_some_and(|slot| slot.gso);
             let n = if gso_ok { run_len(&staged[i..]) } else { 1 };
             if n >= 2 && self.send_gso(&staged[i..i + n]) {
                 i += n;
@@ -1075,16 +1071,9 @@ impl UringIo {
         let Some(first) = run.first().copied() else {
             return true;
         };
-        let fd = match self.ports.get(usize::from(first.t.src_port)) {
-            Some(&s) if s != NO_SLOT => self
-                .slots
-                .get(s as usize)
-                .filter(|s| s.state == SlotState::Active)
-                .and_then(|s| s.socket.as_ref())
-                .map(AsRawFd::as_raw_fd),
-            _ => None,
+        let Some(fd) = self.active_fd(first.t.src_port) else {
+            return false;
         };
-        let Some(fd) = fd else { return false };
         if run.len() > GSO_MAX_SEGMENTS || run.iter().any(|s| s.t.start + s.t.len > STRIDE) {
             return false;
         }
@@ -1172,17 +1161,25 @@ impl UringIo {
         }
     }
 
+    /// The slot of the socket on local port `port`, if it is receiving.
+    fn active_slot(&self, port: u16) -> Option<&Slot> {
+        let &s = self.ports.get(usize::from(port))?;
+        self.slots
+            .get(s as usize)
+            .filter(|s| s.state == SlotState::Active)
+    }
+
+    /// The socket on local port `port`, if it is receiving.
+    fn active_fd(&self, port: u16) -> Option<i32> {
+        self.active_slot(port)?
+            .socket
+            .as_ref()
+            .map(AsRawFd::as_raw_fd)
+    }
+
     /// Queues the send `t` from buffer `bid`; the buffer returns to the ring on completion.
     fn send(&mut self, bid: u16, t: Transmit) {
-        let fd = match self.ports.get(usize::from(t.src_port)) {
-            Some(&s) if s != NO_SLOT => self
-                .slots
-                .get(s as usize)
-                .filter(|s| s.state == SlotState::Active)
-                .and_then(|s| s.socket.as_ref())
-                .map(AsRawFd::as_raw_fd),
-            _ => None,
-        };
+        let fd = self.active_fd(t.src_port);
         let in_buffer = t.start.checked_add(t.len).is_some_and(|end| end <= STRIDE);
         let (Some(fd), true) = (fd, in_buffer) else {
             self.counters.send_errors += 1;

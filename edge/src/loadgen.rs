@@ -386,20 +386,18 @@ impl Target {
             }
             Target::Rtpengine(ng) => {
                 use crate::ng::{sdp_port_and_crypto, Bencode};
-                let Some((suite, up, _)) = &keys else {
-                    return Err("loadgen: with --rtpengine, use an SRTP --suite".into());
-                };
                 let call_id = format!("loadgen-{}-{i}", std::process::id());
-                // Offer from the client (SRTP, our key) bridged to plain RTP toward the phone.
-                let offer = Bencode::dict(&[
+                // Offer from the client: SRTP with our key bridged to plain RTP toward the phone,
+                // or plain RTP passed through (--suite plain).
+                let offer_sdp = match &keys {
+                    Some((_, up, _)) => sdp(i, client, "RTP/SAVP", Some(sdes(up))),
+                    None => sdp(i, client, "RTP/AVP", None),
+                };
+                let mut offer = vec![
                     ("command", Bencode::str("offer")),
                     ("call-id", Bencode::str(&call_id)),
                     ("from-tag", Bencode::str("client")),
-                    (
-                        "sdp",
-                        Bencode::str(&sdp(i, client, "RTP/SAVP", Some(sdes(up)))),
-                    ),
-                    ("transport-protocol", Bencode::str("RTP/AVP")),
+                    ("sdp", Bencode::str(&offer_sdp)),
                     ("ICE", Bencode::str("remove")),
                     (
                         "replace",
@@ -408,8 +406,11 @@ impl Target {
                             Bencode::str("session-connection"),
                         ]),
                     ),
-                ]);
-                let r = ng.ask(&offer)?;
+                ];
+                if keys.is_some() {
+                    offer.push(("transport-protocol", Bencode::str("RTP/AVP")));
+                }
+                let r = ng.ask(&Bencode::dict(&offer))?;
                 let to_phone = r
                     .get("sdp")
                     .and_then(Bencode::as_str)
@@ -430,16 +431,22 @@ impl Target {
                     .ok_or("rtpengine: answer reply has no SDP")?;
                 let (client_port, crypto) =
                     sdp_port_and_crypto(to_client).ok_or("rtpengine: answer SDP has no m=audio")?;
-                let crypto = crypto.ok_or("rtpengine: answer SDP has no a=crypto")?;
-                let rx = crypto
-                    .parse::<CryptoAttribute>()
-                    .and_then(|a| a.context(Policy::new(*suite)))
-                    .map_err(|e| format!("rtpengine's a=crypto: {e}"))?;
+                let (tx, rx) = match &keys {
+                    Some((suite, up, _)) => {
+                        let crypto = crypto.ok_or("rtpengine: answer SDP has no a=crypto")?;
+                        let rx = crypto
+                            .parse::<CryptoAttribute>()
+                            .and_then(|a| a.context(Policy::new(*suite)))
+                            .map_err(|e| format!("rtpengine's a=crypto: {e}"))?;
+                        (Some(ctx(*suite, up)?), Some(rx))
+                    }
+                    None => (None, None),
+                };
                 Ok(CallPlan {
                     client_dst: SocketAddr::new(o.relay_ip, client_port),
                     phone_dst: SocketAddr::new(o.relay_ip, phone_port),
-                    client_tx: Some(ctx(*suite, up)?),
-                    client_rx: Some(rx),
+                    client_tx: tx,
+                    client_rx: rx,
                     mux_id: None,
                     handle: call_id,
                 })

@@ -1,12 +1,14 @@
 //! `edge`: the portico edge binary.
 //!
-//! Today it carries the media plane: `edge srtp-demo` (the SRTP engine, every suite),
+//! Today it carries the media plane: `edge demo` (the media plane on an embedded default, with
+//! calls through it), `edge srtp-demo` (the SRTP engine, every suite),
 //! `edge relay` (the media workers and their port range, driven through a control socket) and
 //! `edge loadgen` (calls through such a relay, measured). The E and C roles, the
 //! admin API and the rest of the CLI (`run`, `status`, `csr`, `doctor`) arrive with
 //! the issues that build them.
 #![forbid(unsafe_code)]
 
+mod demo;
 mod loadgen;
 mod ng;
 mod relay_cmd;
@@ -18,6 +20,11 @@ const USAGE: &str = "\
 usage: edge <command> [options]
 
 commands:
+  demo [--calls N] [--seconds S]
+      The media plane on an embedded default, on loopback: one media worker per CPU, the
+      traversal pair 36000/36001, media range 40000-47999; then N calls (default 200) for S
+      seconds (default 5) through it, the E's side multiplexed on the traversal pair (SRTP, GSO
+      batches), the phones' side plain RTP, every packet checked. Fails unless all arrive.
   srtp-demo [--packets N] [--size BYTES]
       For every SRTP suite: generate a master key, offer it as an SDES a=crypto line, parse the
       line back, key a sender and a receiver from it, and send N RTP packets of BYTES bytes
@@ -55,6 +62,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
+        "demo" => demo::Options::parse(rest).and_then(|o| demo::run(&o)),
         "srtp-demo" => srtp_demo::Options::parse(rest).and_then(|o| srtp_demo::run(&o)),
         "relay" => relay_cmd::Options::parse(rest).and_then(relay_cmd::run),
         "loadgen" => loadgen::Options::parse(rest)

@@ -1,7 +1,8 @@
 //! Project tasks, run as `cargo xtask <command>` (an alias of `cargo run -p xtask --quiet --`).
 //!
 //! - `cargo xtask demo`: the main job of the README — installs the Debian packages it needs when
-//!   missing, then runs `edge srtp-demo` (release build).
+//!   missing, then runs `edge demo` (release build): the media plane on an embedded default,
+//!   with calls through it.
 //! - `cargo xtask test`: every test — installs the Debian packages the tests need when missing,
 //!   then `cargo test --workspace`. `.ci/run` calls this.
 //! - `cargo xtask bench srtp [-- <criterion args>]`: runs the SRTP benches (`benches/benches/
@@ -9,6 +10,9 @@
 //!   `<!-- srtp:begin -->` and `<!-- srtp:end -->`.
 //! - `cargo xtask bench relay`: our media relay against rtpengine-daemon, SRTP↔RTP on one core
 //!   each (see `bench_relay.rs`); writes `benches/RESULTS.md` and `benches/relay-loss.png`.
+//! - `cargo xtask bench relay-engine [-- <criterion args>]`: the relay engine's own cost per
+//!   datagram (`benches/benches/relay_engine.rs`, criterion and callgrind); writes its section of
+//!   `benches/RESULTS.md`.
 //! - `cargo xtask fuzz [--seconds N] [target...] [-- <libFuzzer args>]`: runs each fuzz target (all
 //!   by default) for N seconds (default 60) with `cargo +nightly fuzz run`, and fails on a crash.
 //!
@@ -37,7 +41,8 @@ usage: cargo xtask <command>
 
 commands:
   demo                                   the main job: install what it needs, then run
-                                         `edge srtp-demo` (SRTP round trip, every suite)
+                                         `edge demo` (the media plane on loopback, calls
+                                         through it, every packet checked)
   test                                   install what the tests need, then
                                          cargo test --workspace
   bench srtp [-- <criterion args>]       run the SRTP benches (ours vs libsrtp2) and write the
@@ -111,8 +116,8 @@ fn run() -> Result<ExitCode, String> {
                 deps::ensure(deps::BENCH_RELAY)?;
                 bench_relay::run()
             }
-            Some((what, _)) => usage_error(&format!("unknown bench `{what}` (known: srtp, relay)")),
-            None => usage_error("`bench` needs a bench name (known: srtp, relay)"),
+            Some((what, _)) => usage_error(&format!("unknown bench `{what}` (known: srtp, relay, relay-engine)")),
+            None => usage_error("`bench` needs a bench name (known: srtp, relay, relay-engine)"),
         },
         "fuzz" => fuzz::run(rest),
         "help" | "-h" | "--help" => {
@@ -123,15 +128,16 @@ fn run() -> Result<ExitCode, String> {
     }
 }
 
-/// The main job: the SRTP demo of the `edge` binary, built in release mode.
+/// The main job: the media plane demo of the `edge` binary (`edge demo`), built in release
+/// mode.
 fn cmd_demo() -> Result<ExitCode, String> {
     deps::ensure(deps::DEMO)?;
     let root = workspace_root()?;
     run_checked(
         Command::new(cargo())
-            .args(["run", "--release", "-p", "edge", "--", "srtp-demo"])
+            .args(["run", "--release", "-p", "edge", "--", "demo"])
             .current_dir(&root),
-        "`cargo run --release -p edge -- srtp-demo`",
+        "`cargo run --release -p edge -- demo`",
     )?;
     Ok(ExitCode::SUCCESS)
 }

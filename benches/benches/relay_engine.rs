@@ -69,6 +69,8 @@ use media::relay::port_alloc::{DEFAULT_MEDIA_RANGE, DEFAULT_TRAVERSAL_PORTS};
 use media::rtp_stats::DropReason;
 use media::srtp::{Context, MasterKey, Policy, Suite};
 
+mod common;
+
 /// Datagrams per untimed-setup / timed-loop round.
 const CHUNK: usize = 256;
 /// Calls in the flow table (two legs each).
@@ -662,25 +664,9 @@ fn count(spec: &str) {
     println!("relay_engine/{}: {n} datagrams", bench.id);
 }
 
-fn config() -> Criterion {
-    let quick = std::env::var("RELAY_ENGINE_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    if quick {
-        Criterion::default()
-            .warm_up_time(Duration::from_millis(100))
-            .measurement_time(Duration::from_millis(300))
-            .sample_size(10)
-            .nresamples(10_000)
-    } else {
-        Criterion::default()
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(2))
-            .sample_size(30)
-    }
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config("RELAY_ENGINE_BENCH_QUICK");
     targets = relay_engine
 }
 

@@ -34,6 +34,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use libsrtp2_ref::{Config, Direction, Session, MAX_TRAILER};
 use media::srtp::{Context, MasterKey, Policy, Suite};
 
+mod common;
+
 /// Packets per untimed-setup / timed-loop round.
 const CHUNK: usize = 256;
 /// RTP packet lengths (header included): G.711 20 ms, and a typical video packet.
@@ -400,25 +402,9 @@ fn srtp(c: &mut Criterion) {
     }
 }
 
-fn config() -> Criterion {
-    let quick = std::env::var("SRTP_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    if quick {
-        Criterion::default()
-            .warm_up_time(Duration::from_millis(100))
-            .measurement_time(Duration::from_millis(300))
-            .sample_size(10)
-            .nresamples(10_000)
-    } else {
-        Criterion::default()
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(2))
-            .sample_size(30)
-    }
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config("SRTP_BENCH_QUICK");
     targets = srtp
 }
 criterion_main!(benches);

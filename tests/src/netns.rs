@@ -16,7 +16,8 @@
 //! [`Netns::run`] binds its sockets in that namespace.
 //!
 //! Creating a namespace without the right (not root) fails with [`LabError::NotPermitted`], which
-//! tests report loudly and treat as "cannot run here"; every other error is a failure.
+//! tests report loudly and treat as "cannot run here" ([`Lab::namespace_or_skip`] does both);
+//! every other error is a failure.
 //!
 //! ```no_run
 //! use tests::netns::Lab;
@@ -299,6 +300,20 @@ impl Lab {
         self.namespaces.push(ns.clone());
         ip(&["-n", &ns.name, "link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// A test's first namespace, made as [`Lab::namespace`] makes one; `Ok(None)` where this
+    /// process may not create namespaces, after saying so with [`report_skip`]: the calling test
+    /// cannot run here and returns. Any other failure is an error.
+    pub fn namespace_or_skip(&mut self, role: &str) -> Result<Option<Netns>, LabError> {
+        match self.namespace(role) {
+            Ok(ns) => Ok(Some(ns)),
+            Err(e) if e.is_not_permitted() => {
+                report_skip(&e);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn owned(&self, ns: &Netns) -> Result<(), LabError> {
@@ -610,14 +625,9 @@ mod tests {
     /// (said loudly) when this process may not create namespaces.
     fn two() -> Option<(Lab, Netns, Netns)> {
         let mut lab = Lab::new();
-        let a = match lab.namespace("a") {
-            Ok(a) => a,
-            Err(e) if e.is_not_permitted() => {
-                report_skip(&e);
-                return None;
-            }
-            Err(e) => panic!("{e}"),
-        };
+        let a = lab
+            .namespace_or_skip("a")
+            .unwrap_or_else(|e| panic!("{e}"))?;
         let b = lab.namespace("b").unwrap();
         lab.veth(&a, "to-b", &b, "to-a").unwrap();
         lab.address(&a, "to-b", "198.18.100.1/30").unwrap();

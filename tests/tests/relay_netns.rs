@@ -31,7 +31,7 @@ use media::runtime::{
     PlaneError, PlaneEvent,
 };
 use media::srtp::{Context, MasterKey, Policy, Suite};
-use tests::netns::{report_skip, Lab, Netns};
+use tests::netns::{Lab, Netns};
 
 /// Generous: CI has two cores and the tests of this file run side by side.
 const WAIT: Duration = Duration::from_secs(5);
@@ -82,29 +82,53 @@ fn backends() -> &'static [BackendChoice] {
     })
 }
 
+/// Runs `test` once per backend (see [`backends`]), each time in a fresh [`Net`] with the media
+/// range `media` (inclusive) and a plane in it ([`Net::plane`]). Returns at once, said loudly,
+/// where namespaces cannot be created here.
+fn each_backend(media: (u16, u16), test: impl Fn(BackendChoice, &Net, &MediaPlane)) {
+    each_backend_with(media, &[], as_is, test);
+}
+
+/// The plane's configuration as [`Net::plane`] makes it: no tweak.
+fn as_is(_: &mut PlaneConfig) {}
+
+/// [`each_backend`] with the firewall open to `also` too, and `tweak` applied to the plane's
+/// configuration.
+fn each_backend_with(
+    media: (u16, u16),
+    also: &[(u16, u16)],
+    tweak: impl Fn(&mut PlaneConfig),
+    test: impl Fn(BackendChoice, &Net, &MediaPlane),
+) {
+    for &backend in backends() {
+        let Some(net) = Net::new(media, also) else {
+            return;
+        };
+        let plane = net.plane(backend, &tweak);
+        test(backend, &net, &plane);
+    }
+}
+
 /// One test's network: three namespaces, two veth pairs, the media address, the firewall.
 struct Net {
     outside: Netns,
     edge: Netns,
     inside: Netns,
+    /// The media range: open in the firewall, and where [`Net::plane`] allocates pairs.
+    media: PortRange,
     /// Deletes the namespaces when the test ends (last field: dropped last).
     _lab: Lab,
 }
 
 impl Net {
-    /// Builds the network; the edge firewall accepts UDP to the port ranges in `open`
-    /// (inclusive) and drops other UDP. `None`, said loudly, when namespaces cannot be created
-    /// here (not root); any other failure fails the test.
-    fn new(open: &[(u16, u16)]) -> Option<Net> {
+    /// Builds the network; the edge firewall accepts UDP to the media range `first..=last` and
+    /// to the port ranges in `also` (inclusive) and drops other UDP. `None`, said loudly, when
+    /// namespaces cannot be created here (not root); any other failure fails the test.
+    fn new((first, last): (u16, u16), also: &[(u16, u16)]) -> Option<Net> {
         let mut lab = Lab::new();
-        let outside = match lab.namespace("outside") {
-            Ok(ns) => ns,
-            Err(e) if e.is_not_permitted() => {
-                report_skip(&e);
-                return None;
-            }
-            Err(e) => panic!("{e}"),
-        };
+        let outside = lab
+            .namespace_or_skip("outside")
+            .unwrap_or_else(|e| panic!("{e}"))?;
         let edge = lab.namespace("edge").unwrap();
         let inside = lab.namespace("inside").unwrap();
         lab.veth(&edge, "edge-out", &outside, "out-edge").unwrap();
@@ -125,8 +149,9 @@ impl Net {
         let media = format!("{MEDIA_IP}/32");
         lab.route(&outside, &media, EDGE_OUT).unwrap();
         lab.route(&inside, &media, EDGE_IN).unwrap();
-        let accept: String = open
+        let accept: String = [(first, last)]
             .iter()
+            .chain(also)
             .map(|&(first, last)| format!("        udp dport {first}-{last} accept\n"))
             .collect();
         let ruleset = format!(
@@ -139,25 +164,21 @@ impl Net {
             outside,
             edge,
             inside,
+            media: range(first, last),
             _lab: lab,
         })
     }
 
-    /// A plane in the edge namespace on the media address: one worker, `range`, a short
-    /// quarantine; `tweak` changes the rest.
-    fn plane(
-        &self,
-        backend: BackendChoice,
-        range: PortRange,
-        tweak: impl FnOnce(&mut PlaneConfig),
-    ) -> MediaPlane {
+    /// A plane in the edge namespace on the media address: one worker, the media range, a
+    /// short quarantine; `tweak` changes the rest.
+    fn plane(&self, backend: BackendChoice, tweak: impl FnOnce(&mut PlaneConfig)) -> MediaPlane {
         let mut cfg = PlaneConfig {
             bind_ip: IpAddr::V4(MEDIA_IP),
             cores: vec![None],
             backend,
             batch: 32,
             ports: PortAllocatorConfig {
-                range,
+                range: self.media,
                 reserved: Vec::new(),
                 quarantine: QUARANTINE,
             },
@@ -184,6 +205,31 @@ impl Net {
     /// A socket in the inside namespace on `ip:port` (0: any).
     fn inside(&self, ip: Ipv4Addr, port: u16) -> UdpSocket {
         bind_in(&self.inside, SocketAddr::from((ip, port)))
+    }
+
+    /// A client outside and a phone inside, each on a port of its own.
+    fn client_and_phone(&self) -> (UdpSocket, UdpSocket) {
+        (self.outside(CLIENT_IP), self.inside(PHONE_IP, 0))
+    }
+
+    /// A client and a phone ([`Net::client_and_phone`]) in a plain call on `plane`: the outside
+    /// leg latches to the first packet, the inside leg takes packets from the phone's IP, which
+    /// was signalled; each leg on a pair of the media range. Returns `(client, phone, call)`.
+    fn plain_call(&self, plane: &MediaPlane) -> (UdpSocket, UdpSocket, CallLegs) {
+        let (client, phone) = self.client_and_phone();
+        let call = plane
+            .allocate(pair(first_packet()), pair(signalled(addr(&phone))))
+            .unwrap();
+        (client, phone, call)
+    }
+
+    /// A client and a phone ([`Net::client_and_phone`]) in a call on `plane` that is SRTP
+    /// outside and plain inside ([`srtp_call_to`], RTCP on its own ports). Returns
+    /// `(client, phone, call, tx, rx)`, the last two the client's SRTP contexts.
+    fn srtp_call(&self, plane: &MediaPlane) -> (UdpSocket, UdpSocket, CallLegs, Context, Context) {
+        let (client, phone) = self.client_and_phone();
+        let (call, tx, rx) = srtp_call_to(plane, &phone, false);
+        (client, phone, call, tx, rx)
     }
 
     /// The edge's kernel count of datagrams to ports without a socket.
@@ -338,8 +384,40 @@ fn pair(leg: LegConfig) -> LegRequest {
     }
 }
 
+/// A call with an SRTP leg for a client outside (fresh AES-CM keys with 80-bit tags, latching
+/// to whoever authenticates; see [`srtp_leg`]) and a plain leg toward `phone` (signalled,
+/// inside), each on a pair of the media range, with RTCP on the RTP port when `rtcp_mux`
+/// (RFC 5761). Returns the call and the client's contexts: `(call, tx, rx)`.
+fn srtp_call_to(
+    plane: &MediaPlane,
+    phone: &UdpSocket,
+    rtcp_mux: bool,
+) -> (CallLegs, Context, Context) {
+    let (tx, rx, leg_in, leg_out) = sdes(Suite::AesCm128HmacSha1_80);
+    let ports = LegPorts::Allocate { rtcp_mux };
+    let call = plane
+        .allocate(
+            LegRequest {
+                ports,
+                leg: srtp_leg(leg_in, leg_out),
+            },
+            LegRequest {
+                ports,
+                leg: signalled(addr(phone)),
+            },
+        )
+        .unwrap();
+    (call, tx, rx)
+}
+
+/// A call's outside leg and inside leg.
 fn legs(call: &CallLegs) -> (LegRef, LegRef) {
     (call.legs[0].leg, call.legs[1].leg)
+}
+
+/// The RTP ports of a call's outside leg and inside leg.
+fn rtp_ports(call: &CallLegs) -> (u16, u16) {
+    (call.legs[0].rtp_port, call.legs[1].rtp_port)
 }
 
 fn range(first: u16, last: u16) -> PortRange {
@@ -357,6 +435,30 @@ fn stats_until(plane: &MediaPlane, leg: LegRef, done: impl Fn(&LegStats) -> bool
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Polls `leg`'s statistics until its drops add up to `expected`, asserts that they are those,
+/// reason by reason, and returns the statistics.
+fn assert_drops(
+    plane: &MediaPlane,
+    leg: LegRef,
+    expected: &[(DropReason, u64)],
+    backend: BackendChoice,
+) -> LegStats {
+    let expected = drops(expected);
+    let s = stats_until(plane, leg, |s| s.received.drops.total() >= expected.total());
+    assert_eq!(s.received.drops, expected, "{backend:?}");
+    s
+}
+
+/// Asserts a leg's `(packets, bytes)` counts, received and sent.
+fn assert_counts(s: &LegStats, received: (u64, u64), sent: (u64, u64), backend: BackendChoice) {
+    assert_eq!(
+        (s.received.packets, s.received.bytes),
+        received,
+        "{backend:?}"
+    );
+    assert_eq!((s.sent.packets, s.sent.bytes), sent, "{backend:?}");
 }
 
 /// The drop counters `list` describes.
@@ -393,32 +495,59 @@ fn relay_one(from: &UdpSocket, to: SocketAddr, pkt: &[u8], at: &UdpSocket, src: 
     assert_eq!(got, pkt, "relayed unchanged");
 }
 
+/// [`relay_one`] through a plain call: from `client` to the outside leg's RTP port, on to
+/// `phone` from the inside leg's.
+fn inward(call: &CallLegs, client: &UdpSocket, pkt: &[u8], phone: &UdpSocket) {
+    let (o, i) = rtp_ports(call);
+    relay_one(client, media(o), pkt, phone, media(i));
+}
+
+/// [`relay_one`] through a plain call the other way: from `phone` to the inside leg's RTP
+/// port, on to `client` from the outside leg's.
+fn outward(call: &CallLegs, phone: &UdpSocket, pkt: &[u8], client: &UdpSocket) {
+    let (o, i) = rtp_ports(call);
+    relay_one(phone, media(i), pkt, client, media(o));
+}
+
+/// Sends RTP `pkt` from `from` to `to`, protected with `tx`, and asserts that `at` receives it
+/// as it was: the relay took the protection off. `what` names the check.
+fn srtp_to_rtp(
+    tx: &mut Context,
+    from: &UdpSocket,
+    to: SocketAddr,
+    pkt: &[u8],
+    at: &UdpSocket,
+    what: &str,
+) {
+    from.send_to(&protect(tx, pkt), to).unwrap();
+    assert_eq!(recv(at).0, pkt, "{what}");
+}
+
+/// Sends RTP `pkt` from `from` to `to` and asserts that `at` receives it protected: `rx`
+/// takes the protection off. `what` names the check.
+fn rtp_to_srtp(
+    from: &UdpSocket,
+    to: SocketAddr,
+    pkt: &[u8],
+    rx: &mut Context,
+    at: &UdpSocket,
+    what: &str,
+) {
+    from.send_to(pkt, to).unwrap();
+    assert_eq!(unprotect(rx, &recv(at).0), pkt, "{what}");
+}
+
 #[test]
 fn transforms_across_the_namespaces() {
-    for &backend in backends() {
-        let (first, last) = (40000, 40019);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
-        // Two workers: the calls are spread over both.
-        let plane = net.plane(backend, range(first, last), |c| c.cores = vec![None, None]);
-
+    // Two workers: the calls are spread over both.
+    let two_workers = |c: &mut PlaneConfig| c.cores = vec![None, None];
+    each_backend_with((40000, 40019), &[], two_workers, |backend, net, plane| {
         // SRTP outside ↔ RTP inside.
-        let client_a = net.outside(CLIENT_IP);
-        let phone_a = net.inside(PHONE_IP, 0);
-        let (mut a_tx, mut a_rx, a_in, a_out) = sdes(Suite::AesCm128HmacSha1_80);
-        let call_a = plane
-            .allocate(pair(srtp_leg(a_in, a_out)), pair(signalled(addr(&phone_a))))
-            .unwrap();
+        let (client_a, phone_a, call_a, mut a_tx, mut a_rx) = net.srtp_call(plane);
         // Plain both sides (the E role).
-        let client_b = net.outside(CLIENT_IP);
-        let phone_b = net.inside(PHONE_IP, 0);
-        let call_b = plane
-            .allocate(pair(first_packet()), pair(signalled(addr(&phone_b))))
-            .unwrap();
+        let (client_b, phone_b, call_b) = net.plain_call(plane);
         // SRTP both sides, other keys and another suite inside.
-        let client_c = net.outside(CLIENT_IP);
-        let phone_c = net.inside(PHONE_IP, 0);
+        let (client_c, phone_c) = net.client_and_phone();
         let (mut c_tx, mut c_rx, c_in, c_out) = sdes(Suite::AesCm128HmacSha1_80);
         let (mut p_tx, mut p_rx, p_in, p_out) = sdes(Suite::AeadAes128Gcm);
         let mut phone_leg = signalled(addr(&phone_c));
@@ -453,20 +582,8 @@ fn transforms_across_the_namespaces() {
             );
 
             // B: bytes unchanged both ways.
-            relay_one(
-                &client_b,
-                media(port(&call_b, 0)),
-                &rtp(0xb0b0_0001, seq, 100),
-                &phone_b,
-                media(port(&call_b, 1)),
-            );
-            relay_one(
-                &phone_b,
-                media(port(&call_b, 1)),
-                &rtp(0xb0b0_0002, seq, 100),
-                &client_b,
-                media(port(&call_b, 0)),
-            );
+            inward(&call_b, &client_b, &rtp(0xb0b0_0001, seq, 100), &phone_b);
+            outward(&call_b, &phone_b, &rtp(0xb0b0_0002, seq, 100), &client_b);
 
             // C: re-protected with the other side's keys, both ways.
             let plain = rtp(0xc0c0_0001, seq, 120);
@@ -499,39 +616,23 @@ fn transforms_across_the_namespaces() {
                 assert_eq!(s.received.drops.total(), 0, "{backend:?} {leg:?}");
             }
         }
-    }
+    });
 }
 
 #[test]
 fn rekey_mid_call() {
-    for &backend in backends() {
-        let (first, last) = (40100, 40119);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |_| {});
-        let client = net.outside(CLIENT_IP);
-        let phone = net.inside(PHONE_IP, 0);
-        let (mut tx, mut rx, leg_in, leg_out) = sdes(Suite::AesCm128HmacSha1_80);
-        let call = plane
-            .allocate(
-                pair(srtp_leg(leg_in, leg_out)),
-                pair(signalled(addr(&phone))),
-            )
-            .unwrap();
-        let (out, _) = legs(&call);
-        let (o, i) = (call.legs[0].rtp_port, call.legs[1].rtp_port);
+    each_backend((40100, 40119), |backend, net, plane| {
+        let (client, phone, call, mut tx, mut rx) = net.srtp_call(plane);
+        let (o, i) = rtp_ports(&call);
         let ssrc = 0x1234_5678;
         for seq in 0..10u16 {
-            client
-                .send_to(&protect(&mut tx, &rtp(ssrc, seq, 160)), media(o))
-                .unwrap();
-            assert_eq!(recv(&phone).0, rtp(ssrc, seq, 160));
-            phone.send_to(&rtp(7, seq, 160), media(i)).unwrap();
-            assert_eq!(unprotect(&mut rx, &recv(&client).0), rtp(7, seq, 160));
+            let (p, answer) = (rtp(ssrc, seq, 160), rtp(7, seq, 160));
+            srtp_to_rtp(&mut tx, &client, media(o), &p, &phone, "first key");
+            rtp_to_srtp(&phone, media(i), &answer, &mut rx, &client, "first key");
         }
 
         // A re-INVITE brings new keys for both directions of the outside leg.
+        let (out, _) = legs(&call);
         let (mut tx2, mut rx2, leg_in2, leg_out2) = sdes(Suite::AesCm128HmacSha1_80);
         plane
             .update_keys(out, Some(leg_in2), Some(leg_out2))
@@ -541,19 +642,13 @@ fn rekey_mid_call() {
         client
             .send_to(&protect(&mut tx, &rtp(ssrc, 10, 160)), media(o))
             .unwrap();
-        let s = stats_until(&plane, out, |s| s.received.drops.total() >= 1);
-        assert_eq!(
-            s.received.drops,
-            drops(&[(DropReason::AuthFail, 1)]),
-            "{backend:?}"
-        );
+        assert_drops(plane, out, &[(DropReason::AuthFail, 1)], backend);
         nothing(&phone, "a packet under the old key");
         // The new key does; the answers are under the new key, which the old one cannot read.
         for seq in 11..16u16 {
-            client
-                .send_to(&protect(&mut tx2, &rtp(ssrc, seq, 160)), media(o))
-                .unwrap();
-            assert_eq!(recv(&phone).0, rtp(ssrc, seq, 160), "{backend:?}: new key");
+            let p = rtp(ssrc, seq, 160);
+            let new_key = format!("{backend:?}: new key");
+            srtp_to_rtp(&mut tx2, &client, media(o), &p, &phone, &new_key);
             phone.send_to(&rtp(7, seq, 160), media(i)).unwrap();
             let (wire, _) = recv(&client);
             let mut stale = wire.clone();
@@ -567,69 +662,44 @@ fn rekey_mid_call() {
         assert_eq!(s.received.packets, 15);
         assert_eq!(s.received.drops.total(), 1);
         assert_eq!(s.relatched, 0, "same client, same address");
-    }
+    });
 }
 
 #[test]
 fn latching_and_nat_rebinding() {
-    for &backend in backends() {
-        let (first, last) = (40200, 40219);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |_| {});
-        let client = net.outside(CLIENT_IP);
-        let phone = net.inside(PHONE_IP, 0);
-        let (mut tx, mut rx, leg_in, leg_out) = sdes(Suite::AesCm128HmacSha1_80);
-        let call = plane
-            .allocate(
-                pair(srtp_leg(leg_in, leg_out)),
-                pair(signalled(addr(&phone))),
-            )
-            .unwrap();
+    each_backend((40200, 40219), |backend, net, plane| {
+        let (client, phone, call, mut tx, mut rx) = net.srtp_call(plane);
         let (out, inn) = legs(&call);
-        let (o, i) = (call.legs[0].rtp_port, call.legs[1].rtp_port);
-        let ssrc = 0x5555_0001;
+        let (o, i) = rtp_ports(&call);
 
         // Inside, the leg takes packets only from the signalled IP: another host is refused
         // before the phone ever spoke.
         let stranger = net.inside(PHONE_IP_2, 0);
         stranger.send_to(&rtp(9, 0, 160), media(i)).unwrap();
-        let s = stats_until(&plane, inn, |s| s.received.drops.total() >= 1);
-        assert_eq!(
-            s.received.drops,
-            drops(&[(DropReason::UnexpectedSource, 1)]),
-            "{backend:?}"
-        );
+        assert_drops(plane, inn, &[(DropReason::UnexpectedSource, 1)], backend);
 
         // The client's first authenticated packet latches the outside leg to it.
-        client
-            .send_to(&protect(&mut tx, &rtp(ssrc, 0, 160)), media(o))
-            .unwrap();
-        assert_eq!(recv(&phone).0, rtp(ssrc, 0, 160));
-        let e = event(&plane, |e| e.leg == out);
+        let ssrc = 0x5555_0001;
+        let p = rtp(ssrc, 0, 160);
+        srtp_to_rtp(&mut tx, &client, media(o), &p, &phone, "latches");
+        let e = event(plane, |e| e.leg == out);
         assert!(
             matches!(e.event, Event::Latched { component: Component::Rtp, addr: a, .. }
                 if a == addr(&client)),
             "{backend:?}: {e:?}"
         );
-        phone.send_to(&rtp(7, 0, 160), media(i)).unwrap();
-        assert_eq!(unprotect(&mut rx, &recv(&client).0), rtp(7, 0, 160));
+        let answer = rtp(7, 0, 160);
+        rtp_to_srtp(&phone, media(i), &answer, &mut rx, &client, "answer");
         // The phone latched its leg; from now on only its exact address is accepted, not even
         // another port of its IP.
-        let e = event(&plane, |e| e.leg == inn);
+        let e = event(plane, |e| e.leg == inn);
         assert!(
             matches!(e.event, Event::Latched { addr: a, .. } if a == addr(&phone)),
             "{backend:?}: {e:?}"
         );
         let same_ip = net.inside(PHONE_IP, 0);
         same_ip.send_to(&rtp(7, 1, 160), media(i)).unwrap();
-        let s = stats_until(&plane, inn, |s| s.received.drops.total() >= 2);
-        assert_eq!(
-            s.received.drops,
-            drops(&[(DropReason::UnexpectedSource, 2)]),
-            "{backend:?}"
-        );
+        assert_drops(plane, inn, &[(DropReason::UnexpectedSource, 2)], backend);
         nothing(&client, "a packet from an unsignalled source");
 
         // The client moves: a new IP and a new port. A forged packet (bad tag) and a plain one
@@ -640,56 +710,38 @@ fn latching_and_nat_rebinding() {
         forged[last] ^= 1;
         moved.send_to(&forged, media(o)).unwrap();
         moved.send_to(&rtp(ssrc, 2, 160), media(o)).unwrap();
-        let s = stats_until(&plane, out, |s| s.received.drops.total() >= 2);
-        assert_eq!(
-            s.received.drops,
-            drops(&[(DropReason::AuthFail, 2)]),
-            "{backend:?}"
-        );
+        let s = assert_drops(plane, out, &[(DropReason::AuthFail, 2)], backend);
         assert_eq!(s.relatched, 0);
         assert_eq!(s.rtp_remote, Some(addr(&client)));
-        phone.send_to(&rtp(7, 2, 160), media(i)).unwrap();
-        assert_eq!(
-            unprotect(&mut rx, &recv(&client).0),
-            rtp(7, 2, 160),
-            "{backend:?}: answers stay with the old address"
-        );
+        let stay = format!("{backend:?}: answers stay with the old address");
+        rtp_to_srtp(&phone, media(i), &rtp(7, 2, 160), &mut rx, &client, &stay);
         nothing(&moved, "an answer after a forged packet");
 
         // An authenticated packet from the new address moves the leg; answers follow.
-        moved
-            .send_to(&protect(&mut tx, &rtp(ssrc, 3, 160)), media(o))
-            .unwrap();
-        assert_eq!(recv(&phone).0, rtp(ssrc, 3, 160));
-        let e = event(&plane, |e| e.leg == out);
+        let p = rtp(ssrc, 3, 160);
+        srtp_to_rtp(&mut tx, &moved, media(o), &p, &phone, "moves");
+        let e = event(plane, |e| e.leg == out);
         assert!(
             matches!(e.event, Event::Relatched { component: Component::Rtp, from, to, .. }
                 if from == addr(&client) && to == addr(&moved)),
             "{backend:?}: {e:?}"
         );
-        phone.send_to(&rtp(7, 3, 160), media(i)).unwrap();
-        assert_eq!(
-            unprotect(&mut rx, &recv(&moved).0),
-            rtp(7, 3, 160),
-            "{backend:?}: answers follow"
-        );
+        let follow = format!("{backend:?}: answers follow");
+        rtp_to_srtp(&phone, media(i), &rtp(7, 3, 160), &mut rx, &moved, &follow);
         nothing(&client, "an answer to the old address");
         let s = plane.stats(out).unwrap();
         assert_eq!(s.relatched, 1, "{backend:?}");
         assert_eq!(s.rtp_remote, Some(addr(&moved)));
         assert_eq!(s.received.packets, 2);
-    }
+    });
 }
 
 #[test]
 fn multiplexed_traversal() {
-    for &backend in backends() {
-        let (first, last) = (40300, 40319);
-        let mux = 36000;
-        let Some(net) = Net::new(&[(first, last), (mux, mux + 1)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |c| c.mux_pairs = vec![mux]);
+    let mux = 36000;
+    let open = [(mux, mux + 1)];
+    let tweak = |c: &mut PlaneConfig| c.mux_pairs = vec![mux];
+    each_backend_with((40300, 40319), &open, tweak, |backend, net, plane| {
         // The C host: RTP on one port, RTCP on the next, as signalled.
         let c_rtp = net.inside(PHONE_IP, 5000);
         let c_rtcp = net.inside(PHONE_IP, 5001);
@@ -800,30 +852,18 @@ fn multiplexed_traversal() {
             (got, from),
             (rr, media(calls[0].legs[0].rtcp_port.unwrap()))
         );
-    }
+    });
 }
 
 #[test]
 fn rtcp_on_its_own_port_and_multiplexed() {
-    for &backend in backends() {
-        let (first, last) = (40400, 40419);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |_| {});
-
+    each_backend((40400, 40419), |backend, net, plane| {
         // A: RTCP on the odd port of each pair; SRTCP outside, RTCP inside.
         let client = net.outside(CLIENT_IP);
         let client_rtcp = net.outside(CLIENT_IP);
         let phone = net.inside(PHONE_IP, 6000);
         let phone_rtcp = net.inside(PHONE_IP, 6001);
-        let (mut tx, mut rx, leg_in, leg_out) = sdes(Suite::AesCm128HmacSha1_80);
-        let a = plane
-            .allocate(
-                pair(srtp_leg(leg_in, leg_out)),
-                pair(signalled(addr(&phone))),
-            )
-            .unwrap();
+        let (a, mut tx, mut rx) = srtp_call_to(plane, &phone, false);
         let [o, i] = a.legs;
         let (o_rtcp, i_rtcp) = (o.rtcp_port.unwrap(), i.rtcp_port.unwrap());
         assert_eq!((o_rtcp, i_rtcp), (o.rtp_port + 1, i.rtp_port + 1));
@@ -864,17 +904,7 @@ fn rtcp_on_its_own_port_and_multiplexed() {
         // B: RTCP multiplexed on the RTP port (RFC 5761), SRTP outside, plain inside.
         let client = net.outside(CLIENT_IP);
         let phone = net.inside(PHONE_IP, 6100);
-        let (mut tx, mut rx, leg_in, leg_out) = sdes(Suite::AesCm128HmacSha1_80);
-        let muxed = |leg| LegRequest {
-            ports: LegPorts::Allocate { rtcp_mux: true },
-            leg,
-        };
-        let b = plane
-            .allocate(
-                muxed(srtp_leg(leg_in, leg_out)),
-                muxed(signalled(addr(&phone))),
-            )
-            .unwrap();
+        let (b, mut tx, mut rx) = srtp_call_to(plane, &phone, true);
         let [o, i] = b.legs;
         assert_eq!((o.rtcp_port, i.rtcp_port), (None, None));
         client
@@ -915,20 +945,16 @@ fn rtcp_on_its_own_port_and_multiplexed() {
         assert_eq!(net.edge_no_ports(), before + 1, "{backend:?}");
         let s = plane.stats(o.leg).unwrap();
         assert_eq!((s.received.packets, s.sent.packets), (2, 2), "{backend:?}");
-    }
+    });
 }
 
 #[test]
 fn port_exhaustion_and_quarantine() {
-    for &backend in backends() {
-        // Three pairs; the inside legs sit on fixed ports outside the range, so a call takes
-        // one pair.
-        let (first, last) = (40500, 40505);
-        let fixed = 41000;
-        let Some(net) = Net::new(&[(first, last), (fixed, fixed + 9)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |_| {});
+    // Three pairs; the inside legs sit on fixed ports outside the range, so a call takes one
+    // pair.
+    let fixed = 41000;
+    let open = [(fixed, fixed + 9)];
+    each_backend_with((40500, 40505), &open, as_is, |backend, net, plane| {
         let phone = net.inside(PHONE_IP, 0);
         let inside = |k: u16| LegRequest {
             ports: LegPorts::Fixed {
@@ -960,13 +986,8 @@ fn port_exhaustion_and_quarantine() {
         // The calls in place keep working.
         let check = |calls: &[CallLegs], seq: u16| {
             for (client, call) in clients.iter().zip(calls) {
-                relay_one(
-                    client,
-                    media(call.legs[0].rtp_port),
-                    &rtp(0xe000 + u32::from(call.legs[0].rtp_port), seq, 80),
-                    &phone,
-                    media(call.legs[1].rtp_port),
-                );
+                let pkt = rtp(0xe000 + u32::from(call.legs[0].rtp_port), seq, 80);
+                inward(call, client, &pkt, &phone);
             }
         };
         check(&calls, 0);
@@ -1010,24 +1031,14 @@ fn port_exhaustion_and_quarantine() {
             (ps.ports_in_use, ps.ports_in_quarantine, ps.calls),
             (3, 0, 3)
         );
-    }
+    });
 }
 
 #[test]
 fn inactivity_is_reported() {
-    for &backend in backends() {
-        let (first, last) = (40600, 40619);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |c| {
-            c.inactivity_timeout = Duration::from_millis(300);
-        });
-        let client = net.outside(CLIENT_IP);
-        let phone = net.inside(PHONE_IP, 0);
-        let call = plane
-            .allocate(pair(first_packet()), pair(signalled(addr(&phone))))
-            .unwrap();
+    let timeout = |c: &mut PlaneConfig| c.inactivity_timeout = Duration::from_millis(300);
+    each_backend_with((40600, 40619), &[], timeout, |backend, net, plane| {
+        let (client, phone, call) = net.plain_call(plane);
         let (a, b) = legs(&call);
         // Silence: both legs are reported.
         let mut quiet = Vec::new();
@@ -1046,39 +1057,20 @@ fn inactivity_is_reported() {
             "{backend:?}: {quiet:?}"
         );
         // A leg that speaks again and falls silent is reported again.
-        relay_one(
-            &client,
-            media(call.legs[0].rtp_port),
-            &rtp(1, 0, 80),
-            &phone,
-            media(call.legs[1].rtp_port),
-        );
-        event(&plane, |e| {
+        inward(&call, &client, &rtp(1, 0, 80), &phone);
+        event(plane, |e| {
             e.leg == a && matches!(e.event, Event::Inactive { .. })
         });
-    }
+    });
 }
 
 #[test]
 fn statistics_match_what_was_sent() {
-    for &backend in backends() {
-        let (first, last) = (40700, 40719);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
+    each_backend((40700, 40719), |backend, net, plane| {
         let before = net.edge.udp_counters().unwrap();
-        let plane = net.plane(backend, range(first, last), |_| {});
-        let client = net.outside(CLIENT_IP);
-        let phone = net.inside(PHONE_IP, 0);
-        let (mut tx, mut rx, leg_in, leg_out) = sdes(Suite::AesCm128HmacSha1_80);
-        let call = plane
-            .allocate(
-                pair(srtp_leg(leg_in, leg_out)),
-                pair(signalled(addr(&phone))),
-            )
-            .unwrap();
+        let (client, phone, call, mut tx, mut rx) = net.srtp_call(plane);
         let (out, inn) = legs(&call);
-        let (o, i) = (call.legs[0].rtp_port, call.legs[1].rtp_port);
+        let (o, i) = rtp_ports(&call);
         let (mut plain_in, mut plain_out, mut wire_out) = (0u64, 0u64, 0u64);
         let mut first_wire = Vec::new();
         for seq in 0..50u16 {
@@ -1100,16 +1092,7 @@ fn statistics_match_what_was_sent() {
             }
         }
         let s = plane.stats(out).unwrap();
-        assert_eq!(
-            (s.received.packets, s.received.bytes),
-            (50, plain_in),
-            "{backend:?}"
-        );
-        assert_eq!(
-            (s.sent.packets, s.sent.bytes),
-            (30, wire_out),
-            "{backend:?}"
-        );
+        assert_counts(&s, (50, plain_in), (30, wire_out), backend);
         assert_eq!(wire_out, plain_out + 30 * 10, "an 80-bit tag on each");
         assert_eq!(s.received.drops.total(), 0);
         assert!(s.rtp.valid, "{:?}", s.rtp);
@@ -1117,16 +1100,7 @@ fn statistics_match_what_was_sent() {
         assert_eq!(s.rtp.extended_max_seq % 65536, 1049);
         assert_eq!((s.rtp.duplicates, s.rtp.misordered), (0, 0));
         let t = plane.stats(inn).unwrap();
-        assert_eq!(
-            (t.received.packets, t.received.bytes),
-            (30, plain_out),
-            "{backend:?}"
-        );
-        assert_eq!(
-            (t.sent.packets, t.sent.bytes),
-            (50, plain_in),
-            "{backend:?}"
-        );
+        assert_counts(&t, (30, plain_out), (50, plain_in), backend);
         assert_eq!(t.rtp.lost, 0, "{backend:?}: {:?}", t.rtp);
         assert_eq!(t.received.drops.total(), 0);
 
@@ -1137,15 +1111,15 @@ fn statistics_match_what_was_sent() {
         bad[20] ^= 0x40;
         client.send_to(&bad, media(o)).unwrap();
         client.send_to(&[0xff; 64], media(o)).unwrap();
-        let s = stats_until(&plane, out, |s| s.received.drops.total() >= 4);
-        assert_eq!(
-            s.received.drops,
-            drops(&[
+        let s = assert_drops(
+            plane,
+            out,
+            &[
                 (DropReason::Replay, 2),
                 (DropReason::AuthFail, 1),
-                (DropReason::NotRtp, 1)
-            ]),
-            "{backend:?}"
+                (DropReason::NotRtp, 1),
+            ],
+            backend,
         );
         assert_eq!(
             s.received.packets, 50,
@@ -1160,51 +1134,22 @@ fn statistics_match_what_was_sent() {
         let after = net.edge.udp_counters().unwrap();
         assert_eq!(after.rcvbuf_errors, before.rcvbuf_errors, "{backend:?}");
         assert_eq!(after.in_errors, before.in_errors, "{backend:?}");
-    }
+    });
 }
 
 #[test]
 fn bad_input_is_counted_and_disturbs_no_other_call() {
-    for &backend in backends() {
-        let (first, last) = (40800, 40819);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |_| {});
+    each_backend((40800, 40819), |backend, net, plane| {
         // The call under attack: SRTP outside, plain inside.
-        let client = net.outside(CLIENT_IP);
-        let phone = net.inside(PHONE_IP, 0);
-        let (mut tx, _rx, leg_in, leg_out) = sdes(Suite::AesCm128HmacSha1_80);
-        let x = plane
-            .allocate(
-                pair(srtp_leg(leg_in, leg_out)),
-                pair(signalled(addr(&phone))),
-            )
-            .unwrap();
-        let (xo, xi) = (x.legs[0].rtp_port, x.legs[1].rtp_port);
+        let (client, phone, x, mut tx, _rx) = net.srtp_call(plane);
+        let (xo, xi) = rtp_ports(&x);
         // A bystander on the same worker, kept flowing between every bad datagram.
-        let client_y = net.outside(CLIENT_IP);
-        let phone_y = net.inside(PHONE_IP, 0);
-        let y = plane
-            .allocate(pair(first_packet()), pair(signalled(addr(&phone_y))))
-            .unwrap();
+        let (client_y, phone_y, y) = net.plain_call(plane);
         assert_eq!(x.worker, y.worker);
         let mut y_seq = 0u16;
         let mut bystander = || {
-            relay_one(
-                &client_y,
-                media(y.legs[0].rtp_port),
-                &rtp(0xb1, y_seq, 160),
-                &phone_y,
-                media(y.legs[1].rtp_port),
-            );
-            relay_one(
-                &phone_y,
-                media(y.legs[1].rtp_port),
-                &rtp(0xb2, y_seq, 160),
-                &client_y,
-                media(y.legs[0].rtp_port),
-            );
+            inward(&y, &client_y, &rtp(0xb1, y_seq, 160), &phone_y);
+            outward(&y, &phone_y, &rtp(0xb2, y_seq, 160), &client_y);
             y_seq += 1;
         };
         bystander();
@@ -1251,24 +1196,22 @@ fn bad_input_is_counted_and_disturbs_no_other_call() {
         stranger.send_to(&rtp(9, 0, 160), media(xi)).unwrap();
         bystander();
 
-        let expected = drops(&[
+        let expected = [
             (DropReason::TooShort, 3),
             (DropReason::TooLong, 1),
             (DropReason::NotRtp, 4),
             (DropReason::AuthFail, 1),
             (DropReason::Replay, 2),
             (DropReason::BadHeader, 1),
-        ]);
-        let s = stats_until(&plane, x.legs[0].leg, |s| {
-            s.received.drops.total() >= expected.total()
-        });
-        assert_eq!(s.received.drops, expected, "{backend:?}");
+        ];
+        let (xo_leg, xi_leg) = legs(&x);
+        let s = assert_drops(plane, xo_leg, &expected, backend);
         assert_eq!(s.received.packets, 1);
-        let t = stats_until(&plane, x.legs[1].leg, |s| s.received.drops.total() >= 2);
-        assert_eq!(
-            t.received.drops,
-            drops(&[(DropReason::NotRtp, 1), (DropReason::UnexpectedSource, 1)]),
-            "{backend:?}"
+        let t = assert_drops(
+            plane,
+            xi_leg,
+            &[(DropReason::NotRtp, 1), (DropReason::UnexpectedSource, 1)],
+            backend,
         );
         assert_eq!(t.received.packets, 0);
         nothing(&client, "junk relayed");
@@ -1284,7 +1227,7 @@ fn bad_input_is_counted_and_disturbs_no_other_call() {
             assert_eq!(s.received.drops.total(), 0, "{backend:?}");
             assert_eq!(s.rtp.lost, 0, "{backend:?}");
         }
-    }
+    });
 }
 
 /// The relay's buffers hold 2048 bytes; a longer datagram is cut off by the kernel. It is
@@ -1292,22 +1235,14 @@ fn bad_input_is_counted_and_disturbs_no_other_call() {
 /// on.
 #[test]
 fn over_long_datagram_is_counted_on_its_leg() {
-    for &backend in backends() {
-        let (first, last) = (40900, 40919);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |_| {});
-        let client = net.outside(CLIENT_IP);
-        let phone = net.inside(PHONE_IP, 0);
-        let call = plane
-            .allocate(pair(first_packet()), pair(signalled(addr(&phone))))
-            .unwrap();
-        let (o, i) = (call.legs[0].rtp_port, call.legs[1].rtp_port);
-        relay_one(&client, media(o), &rtp(1, 0, 160), &phone, media(i));
+    each_backend((40900, 40919), |backend, net, plane| {
+        let (client, phone, call) = net.plain_call(plane);
+        inward(&call, &client, &rtp(1, 0, 160), &phone);
         let io_before = plane.plane_stats().workers[0].io.unwrap();
-        client.send_to(&[0x80; 3000], media(o)).unwrap();
-        relay_one(&client, media(o), &rtp(1, 1, 160), &phone, media(i));
+        client
+            .send_to(&[0x80; 3000], media(call.legs[0].rtp_port))
+            .unwrap();
+        inward(&call, &client, &rtp(1, 1, 160), &phone);
         let leg = plane.stats(call.legs[0].leg).unwrap();
         let io = plane.plane_stats().workers[0].io.unwrap();
         assert_eq!(
@@ -1323,37 +1258,17 @@ fn over_long_datagram_is_counted_on_its_leg() {
         );
         assert_eq!(io.receive_errors, io_before.receive_errors, "{backend:?}");
         assert_eq!(io.received, io_before.received + 2, "{backend:?}");
-    }
+    });
 }
 
 #[test]
 fn released_call_ports_are_closed_in_the_kernel() {
-    for &backend in backends() {
-        let (first, last) = (41100, 41119);
-        let Some(net) = Net::new(&[(first, last)]) else {
-            return;
-        };
-        let plane = net.plane(backend, range(first, last), |_| {});
-        let client = net.outside(CLIENT_IP);
-        let phone = net.inside(PHONE_IP, 0);
-        let keep = plane
-            .allocate(pair(first_packet()), pair(signalled(addr(&phone))))
-            .unwrap();
-        let client_z = net.outside(CLIENT_IP);
-        let phone_z = net.inside(PHONE_IP, 0);
-        let z = plane
-            .allocate(pair(first_packet()), pair(signalled(addr(&phone_z))))
-            .unwrap();
+    each_backend((41100, 41119), |backend, net, plane| {
+        let (client, phone, keep) = net.plain_call(plane);
+        let (client_z, phone_z, z) = net.plain_call(plane);
         let [zo, zi] = z.legs;
-        relay_one(
-            &client_z,
-            media(zo.rtp_port),
-            &rtp(2, 0, 80),
-            &phone_z,
-            media(zi.rtp_port),
-        );
-        let (ko, ki) = (keep.legs[0].rtp_port, keep.legs[1].rtp_port);
-        relay_one(&client, media(ko), &rtp(1, 0, 80), &phone, media(ki));
+        inward(&z, &client_z, &rtp(2, 0, 80), &phone_z);
+        inward(&keep, &client, &rtp(1, 0, 80), &phone);
 
         plane.release(zo.leg).unwrap();
         assert!(matches!(plane.stats(zo.leg), Err(PlaneError::UnknownLeg)));
@@ -1383,12 +1298,12 @@ fn released_call_ports_are_closed_in_the_kernel() {
         nothing(&phone_z, "media of a released call");
         // The other call is unaffected.
         for seq in 1..10 {
-            relay_one(&client, media(ko), &rtp(1, seq, 80), &phone, media(ki));
-            relay_one(&phone, media(ki), &rtp(4, seq, 80), &client, media(ko));
+            inward(&keep, &client, &rtp(1, seq, 80), &phone);
+            outward(&keep, &phone, &rtp(4, seq, 80), &client);
         }
         let s = plane.stats(keep.legs[0].leg).unwrap();
         assert_eq!((s.received.packets, s.received.drops.total()), (10, 0));
-    }
+    });
 }
 
 /// The lab's edge firewall (no plane involved, so one run): UDP to a port outside the media
@@ -1396,13 +1311,12 @@ fn released_call_ports_are_closed_in_the_kernel() {
 #[test]
 fn edge_firewall_drops_udp_outside_the_media_range() {
     let (first, last) = (41200, 41219);
-    let Some(net) = Net::new(&[(first, last)]) else {
+    let Some(net) = Net::new((first, last), &[]) else {
         return;
     };
     let listener = bind_in(&net.edge, media(5060));
     let in_range = bind_in(&net.edge, media(first));
-    let client = net.outside(CLIENT_IP);
-    let phone = net.inside(PHONE_IP, 0);
+    let (client, phone) = net.client_and_phone();
     let no_ports = net.edge_no_ports();
     for _ in 0..2 {
         client.send_to(b"INVITE", media(5060)).unwrap();

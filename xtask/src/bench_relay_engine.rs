@@ -23,9 +23,12 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::bench_srtp::replace_section;
+use crate::bench_srtp::write_section;
+use crate::criterion_results::{
+    self, bench_command, results_of_run, run_started, write_partial_item, write_run_items,
+    xtask_command, Estimate,
+};
 use crate::{cargo, command_output, run_checked, target_dir, workspace_root};
 
 const BEGIN_MARKER: &str = "<!-- relay-engine:begin -->";
@@ -77,13 +80,6 @@ fn count_n(quick: bool) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/// Criterion's estimates of one benchmark, in ns per iteration (= per datagram).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Estimate {
-    mean: f64,
-    median: f64,
-}
 
 /// Where an instruction inside `Relay::handle_datagram` goes, by the function it calls or the
 /// source file of the code inlined into it.
@@ -207,6 +203,7 @@ type Key = (usize, String, usize);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Row {
+    /// ns per datagram.
     est: Estimate,
     count: Option<Count>,
 }
@@ -220,42 +217,14 @@ fn rank(x: &str) -> usize {
         .unwrap_or(TRANSFORM_ORDER.len())
 }
 
-fn is_quick() -> bool {
-    std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
     let root = workspace_root()?;
-    // Results written before this moment are stale (a filtered run leaves older ones behind).
-    let started = SystemTime::now()
-        .checked_sub(Duration::from_secs(1))
-        .unwrap_or(UNIX_EPOCH);
-    let quick = is_quick();
+    let started = run_started();
+    let quick = criterion_results::quick(QUICK_ENV);
     let load = load_average();
-    let mut args: Vec<String> = ["bench", "-p", "benches", "--bench", GROUP]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    if !extra.is_empty() {
-        args.push("--".into());
-        args.extend(extra.iter().cloned());
-    }
-    run_checked(
-        Command::new(cargo()).args(&args).current_dir(&root),
-        &format!("`cargo {}`", args.join(" ")),
-    )?;
-
-    let criterion = target_dir(&root).join("criterion");
-    let (mut table, stale) = collect_results(&criterion, started)?;
-    if table.is_empty() {
-        return Err(format!(
-            "no {GROUP} results written by this run under {} ({stale} older ones ignored)",
-            criterion.display()
-        ));
-    }
-    if stale > 0 {
-        eprintln!("xtask: ignored {stale} {GROUP} result(s) not written by this run");
-    }
+    let (mut bench, what) = bench_command(&root, GROUP, extra);
+    run_checked(&mut bench, &what)?;
+    let mut table = table(results_of_run(&root, started, GROUP, engine_key)?);
 
     let n = count_n(quick);
     let valgrind = command_output("valgrind", &["--version"]).filter(|v| !v.is_empty());
@@ -272,111 +241,30 @@ pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
         None => eprintln!("xtask: no valgrind here: instruction counts left out"),
     }
 
-    let mut command = String::new();
-    if quick {
-        command.push_str(&format!("{QUICK_ENV}=1 "));
-    }
-    command.push_str("cargo xtask bench relay-engine");
-    if !extra.is_empty() {
-        command.push_str(" -- ");
-        command.push_str(&extra.join(" "));
-    }
+    let quick_var: Vec<String> = quick
+        .then(|| format!("{QUICK_ENV}=1"))
+        .into_iter()
+        .collect();
+    let command = xtask_command(&quick_var, "relay-engine", extra);
     let env = Environment::probe(&root, valgrind, load);
     let date = command_output("date", &["-u", "+%F"]).unwrap_or_else(|| "unknown".into());
     let section = render_section(&table, &command, quick, &env, &date, n);
-    let results = root.join("benches").join("RESULTS.md");
-    let old = match fs::read_to_string(&results) {
-        Ok(s) => Some(s),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("reading {}: {e}", results.display())),
-    };
-    let new = replace_section(old.as_deref(), &section, (BEGIN_MARKER, END_MARKER))?;
-    fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
-    println!("{section}");
-    eprintln!("xtask: wrote {}", results.display());
+    write_section(&root, &section, (BEGIN_MARKER, END_MARKER))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Walks `dir` for `new/benchmark.json` + `new/estimates.json` pairs whose id is
-/// `relay_engine/<transform>/<size>`. Returns the table and how many were skipped as older than
-/// `since`.
-fn collect_results(dir: &Path, since: SystemTime) -> Result<(Table, usize), String> {
-    let mut table = Table::new();
-    let mut stale = 0;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        let entries = match fs::read_dir(&d) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && d == dir => {
-                return Err(format!("{} does not exist", dir.display()))
-            }
-            Err(e) => return Err(format!("listing {}: {e}", d.display())),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("listing {}: {e}", d.display()))?;
-            let path = entry.path();
-            let ft = entry
-                .file_type()
-                .map_err(|e| format!("stat {}: {e}", path.display()))?;
-            if !ft.is_dir() {
-                continue;
-            }
-            if entry.file_name() != "new" {
-                pending.push(path);
-                continue;
-            }
-            let bench = path.join("benchmark.json");
-            let estimates = path.join("estimates.json");
-            if !bench.is_file() || !estimates.is_file() {
-                continue;
-            }
-            let Some(id) = read_full_id(&bench)? else {
-                continue;
-            };
-            let Some((transform, size)) = parse_id(&id) else {
-                continue;
-            };
-            let modified = fs::metadata(&estimates)
-                .and_then(|m| m.modified())
-                .map_err(|e| format!("stat {}: {e}", estimates.display()))?;
-            if modified < since {
-                stale += 1;
-                continue;
-            }
-            let est = read_estimate(&estimates)?;
-            table.insert(
-                (rank(transform), transform.to_string(), size),
-                Row { est, count: None },
-            );
-        }
-    }
-    Ok((table, stale))
+/// A result's table key: `relay_engine/<transform>/<size>` → `(rank, transform, size)`.
+fn engine_key(id: &str) -> Option<Key> {
+    let (transform, size) = parse_id(id)?;
+    Some((rank(transform), transform.to_string(), size))
 }
 
-fn read_json(path: &Path) -> Result<serde_json::Value, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
-}
-
-fn read_full_id(path: &Path) -> Result<Option<String>, String> {
-    Ok(read_json(path)?
-        .get("full_id")
-        .and_then(|v| v.as_str())
-        .map(str::to_string))
-}
-
-fn read_estimate(path: &Path) -> Result<Estimate, String> {
-    let v = read_json(path)?;
-    let get = |name: &str| {
-        v.get(name)
-            .and_then(|e| e.get("point_estimate"))
-            .and_then(serde_json::Value::as_f64)
-            .ok_or_else(|| format!("{}: no {name}.point_estimate", path.display()))
-    };
-    Ok(Estimate {
-        mean: get("mean")?,
-        median: get("median")?,
-    })
+/// The table of the results found (see [`engine_key`]), not counted yet.
+fn table(found: Vec<(Key, Estimate)>) -> Table {
+    found
+        .into_iter()
+        .map(|(key, est)| (key, Row { est, count: None }))
+        .collect()
 }
 
 /// `relay_engine/<transform>/<size>` → its parts.
@@ -585,28 +473,10 @@ fn load_average() -> Option<String> {
 
 impl Environment {
     fn probe(root: &Path, valgrind: Option<String>, load: Option<String>) -> Environment {
-        let cpu = fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split_once(':'))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
-        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-        let rustc = Command::new("rustc")
-            .arg("-V")
-            .current_dir(root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|| "unknown".into());
         Environment {
-            cpu,
-            cpus,
-            rustc,
+            cpu: criterion_results::cpu_model(),
+            cpus: criterion_results::logical_cpus(),
+            rustc: criterion_results::rustc_version(root),
             valgrind,
             load,
         }
@@ -631,29 +501,14 @@ fn render_section(
         s,
         "## Relay engine: CPU per datagram inside `Relay::handle_datagram` (no sockets)\n"
     );
-    let _ = writeln!(s, "- Date (UTC): {date}");
-    let _ = writeln!(s, "- Command: `{command}`");
-    if quick {
-        let _ = writeln!(
-            s,
-            "- **Quick smoke run** (`{QUICK_ENV}=1`: 0.1 s warm-up, 0.3 s measurement, 10 \
-             samples; {n} datagrams per callgrind run): checks that the benches run; do not \
-             quote these numbers."
-        );
-    } else {
-        let _ = writeln!(
-            s,
-            "- Full run: 0.5 s warm-up, 2 s measurement, 30 samples per benchmark."
-        );
-    }
-    if table.len() < FULL_ROWS {
-        let _ = writeln!(
-            s,
-            "- **Partial run**: {} of the {FULL_ROWS} transform/size rows (filtered or \
-             interrupted); rows not measured by this run are left out.",
-            table.len()
-        );
-    }
+    let callgrind = format!("; {n} datagrams per callgrind run");
+    write_run_items(
+        &mut s,
+        date,
+        command,
+        quick.then_some((QUICK_ENV, &callgrind)),
+    );
+    write_partial_item(&mut s, table.len(), FULL_ROWS, "transform/size");
     let _ = writeln!(s, "- CPU: {} ({} logical CPUs)", env.cpu, env.cpus);
     if let Some(load) = &env.load {
         let _ = writeln!(
@@ -842,6 +697,7 @@ fn target_sentence(table: &Table) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench_srtp::replace_section;
 
     #[test]
     fn ids() {
@@ -949,38 +805,30 @@ totals: 1000
 
     #[test]
     fn categories() {
-        assert_eq!(
-            Category::of_callee("<std::hash::random::DefaultHasher as core::hash::Hasher>::write"),
-            Category::Lookup
-        );
-        assert_eq!(
-            Category::of_callee("media::srtp::context::Context::protect_rtp"),
-            Category::Srtp
-        );
-        assert_eq!(
-            Category::of_callee("media::rtp::RtpHeader::new_checked"),
-            Category::Parse
-        );
-        assert_eq!(
-            Category::of_callee("<core::net::socket_addr::SocketAddr as PartialEq>::eq"),
-            Category::Engine
-        );
-        assert_eq!(
-            Category::of_file("/work/main/media/src/rtp_stats.rs"),
-            Category::Stats
-        );
-        assert_eq!(
-            Category::of_file("/rustc/x/library/core/src/option.rs"),
-            Category::Engine
-        );
-        assert_eq!(
-            Category::of_file("/work/main/media/src/relay/flow_table.rs"),
-            Category::Lookup
-        );
-        assert_eq!(
-            Category::of_callee("media::relay::flow_table::PortTable::get"),
-            Category::Lookup
-        );
+        let callees = [
+            (
+                "<std::hash::random::DefaultHasher as core::hash::Hasher>::write",
+                Category::Lookup,
+            ),
+            ("media::srtp::context::Context::protect_rtp", Category::Srtp),
+            ("media::rtp::RtpHeader::new_checked", Category::Parse),
+            (
+                "<core::net::socket_addr::SocketAddr as PartialEq>::eq",
+                Category::Engine,
+            ),
+            ("media::relay::flow_table::PortTable::get", Category::Lookup),
+        ];
+        for (callee, category) in callees {
+            assert_eq!(Category::of_callee(callee), category, "{callee}");
+        }
+        let files = [
+            ("/work/main/media/src/rtp_stats.rs", Category::Stats),
+            ("/rustc/x/library/core/src/option.rs", Category::Engine),
+            ("/work/main/media/src/relay/flow_table.rs", Category::Lookup),
+        ];
+        for (file, category) in files {
+            assert_eq!(Category::of_file(file), category, "{file}");
+        }
     }
 
     fn row(mean: f64, ir: Option<f64>) -> Row {

@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, ExitCode};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const BEGIN_MARKER: &str = "<!-- srtp:begin -->";
 const END_MARKER: &str = "<!-- srtp:end -->";
+/// Set (not `0`): a quick smoke run, here and in the bench.
+const QUICK_ENV: &str = "SRTP_BENCH_QUICK";
 /// Target: ours at most this fraction of libsrtp2's time per packet.
 const TARGET_RATIO: f64 = 0.70;
 const LIBSRTP2_SO: &str = "/usr/lib/x86_64-linux-gnu/libsrtp2.so.1";
@@ -48,20 +50,17 @@ impl Reference {
     }
 }
 
-use crate::{cargo, command_output, run_checked, target_dir, workspace_root};
+use crate::criterion_results::{
+    self, bench_command, results_of_run, run_started, write_partial_item, write_run_items,
+    xtask_command, Estimate,
+};
+use crate::{command_output, run_checked, workspace_root};
 
 // ---------------------------------------------------------------------------------------------
 
-/// Criterion's estimates of one benchmark, in ns per iteration (= per packet).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Estimate {
-    mean: f64,
-    median: f64,
-}
-
 /// Table key, in display order: suite rank, suite, operation rank, operation, size.
 type Key = (usize, String, usize, String, usize);
-/// Both implementations' estimates of each suite, operation and size.
+/// Both implementations' estimates (ns per packet) of each suite, operation and size.
 type Table = BTreeMap<Key, Row>;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -93,22 +92,10 @@ fn rank(list: &[&str], x: &str) -> usize {
 
 pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
     let root = workspace_root()?;
-    // Results written before this moment are stale (a filtered run leaves older ones behind).
-    let started = SystemTime::now()
-        .checked_sub(Duration::from_secs(1))
-        .unwrap_or(UNIX_EPOCH);
-    let quick = std::env::var("SRTP_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let started = run_started();
+    let quick = criterion_results::quick(QUICK_ENV);
     let reference = Reference::from_env();
-    let mut args: Vec<String> = ["bench", "-p", "benches", "--bench", "srtp"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    if !extra.is_empty() {
-        args.push("--".into());
-        args.extend(extra.iter().cloned());
-    }
-    let mut bench = Command::new(cargo());
-    bench.args(&args).current_dir(&root);
+    let (mut bench, what) = bench_command(&root, "srtp", extra);
     if let Some(dir) = &reference.lib_dir {
         if !dir.join("libsrtp2.so.1").is_file() {
             return Err(format!(
@@ -118,32 +105,17 @@ pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
         }
         bench.env("LD_LIBRARY_PATH", dir);
     }
-    run_checked(&mut bench, &format!("`cargo {}`", args.join(" ")))?;
+    run_checked(&mut bench, &what)?;
+    let table = table(results_of_run(&root, started, "srtp", srtp_key)?);
 
-    let criterion = target_dir(&root).join("criterion");
-    let (table, stale) = collect_results(&criterion, started)?;
-    if table.is_empty() {
-        return Err(format!(
-            "no srtp results written by this run under {} ({stale} older ones ignored)",
-            criterion.display()
-        ));
-    }
-    if stale > 0 {
-        eprintln!("xtask: ignored {stale} srtp result(s) not written by this run");
-    }
-
-    let mut command = String::new();
+    let mut vars = Vec::new();
     if let Some(dir) = &reference.lib_dir {
-        command.push_str(&format!("LIBSRTP2_LIB_DIR={} ", dir.display()));
+        vars.push(format!("LIBSRTP2_LIB_DIR={}", dir.display()));
     }
     if quick {
-        command.push_str("SRTP_BENCH_QUICK=1 ");
+        vars.push(format!("{QUICK_ENV}=1"));
     }
-    command.push_str("cargo xtask bench srtp");
-    if !extra.is_empty() {
-        command.push_str(" -- ");
-        command.push_str(&extra.join(" "));
-    }
+    let command = xtask_command(&vars, "srtp", extra);
     let env = Environment::probe(&root, &reference);
     let section = render_section(
         &table,
@@ -153,108 +125,35 @@ pub(crate) fn run(extra: &[String]) -> Result<ExitCode, String> {
         utc_date(SystemTime::now()),
         reference.markers(),
     );
-    let results = root.join("benches").join("RESULTS.md");
-    let old = match fs::read_to_string(&results) {
-        Ok(s) => Some(s),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("reading {}: {e}", results.display())),
-    };
-    let new = replace_section(old.as_deref(), &section, reference.markers())?;
-    fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
-    println!("{section}");
-    eprintln!("xtask: wrote {}", results.display());
+    write_section(&root, &section, reference.markers())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Walks `dir` for `new/benchmark.json` + `new/estimates.json` pairs whose id is
-/// `srtp/<SUITE>/<op>/<size>/<impl>`. Returns the table and how many were skipped as older than
-/// `since`.
-fn collect_results(dir: &Path, since: SystemTime) -> Result<(Table, usize), String> {
+/// A result's place: `srtp/<SUITE>/<op>/<size>/<impl>` → its table key and implementation.
+fn srtp_key(id: &str) -> Option<(Key, String)> {
+    let (suite, op, size, imp) = parse_id(id)?;
+    let key = (
+        rank(&SUITE_ORDER, suite),
+        suite.to_string(),
+        rank(&OP_ORDER, op),
+        op.to_string(),
+        size,
+    );
+    Some((key, imp.to_string()))
+}
+
+/// The table of the results found (see [`srtp_key`]).
+fn table(found: Vec<((Key, String), Estimate)>) -> Table {
     let mut table = Table::new();
-    let mut stale = 0;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        let entries = match fs::read_dir(&d) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && d == dir => {
-                return Err(format!("{} does not exist", dir.display()))
-            }
-            Err(e) => return Err(format!("listing {}: {e}", d.display())),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("listing {}: {e}", d.display()))?;
-            let path = entry.path();
-            let ft = entry
-                .file_type()
-                .map_err(|e| format!("stat {}: {e}", path.display()))?;
-            if !ft.is_dir() {
-                continue;
-            }
-            if entry.file_name() != "new" {
-                pending.push(path);
-                continue;
-            }
-            let bench = path.join("benchmark.json");
-            let estimates = path.join("estimates.json");
-            if !bench.is_file() || !estimates.is_file() {
-                continue;
-            }
-            let Some(id) = read_full_id(&bench)? else {
-                continue;
-            };
-            let Some((suite, op, size, imp)) = parse_id(&id) else {
-                continue;
-            };
-            let modified = fs::metadata(&estimates)
-                .and_then(|m| m.modified())
-                .map_err(|e| format!("stat {}: {e}", estimates.display()))?;
-            if modified < since {
-                stale += 1;
-                continue;
-            }
-            let est = read_estimate(&estimates)?;
-            let key = (
-                rank(&SUITE_ORDER, suite),
-                suite.to_string(),
-                rank(&OP_ORDER, op),
-                op.to_string(),
-                size,
-            );
-            let row = table.entry(key).or_default();
-            match imp {
-                "ours" => row.ours = Some(est),
-                "libsrtp2" => row.reference = Some(est),
-                _ => {}
-            }
+    for ((key, imp), est) in found {
+        let row = table.entry(key).or_default();
+        match imp.as_str() {
+            "ours" => row.ours = Some(est),
+            "libsrtp2" => row.reference = Some(est),
+            _ => {}
         }
     }
-    Ok((table, stale))
-}
-
-fn read_json(path: &Path) -> Result<serde_json::Value, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
-}
-
-fn read_full_id(path: &Path) -> Result<Option<String>, String> {
-    Ok(read_json(path)?
-        .get("full_id")
-        .and_then(|v| v.as_str())
-        .map(str::to_string))
-}
-
-fn read_estimate(path: &Path) -> Result<Estimate, String> {
-    let v = read_json(path)?;
-    let get = |name: &str| {
-        v.get(name)
-            .and_then(|e| e.get("point_estimate"))
-            .and_then(serde_json::Value::as_f64)
-            .ok_or_else(|| format!("{}: no {name}.point_estimate", path.display()))
-    };
-    Ok(Estimate {
-        mean: get("mean")?,
-        median: get("median")?,
-    })
+    table
 }
 
 /// `srtp/<SUITE>/<op>/<size>/<impl>` → its parts.
@@ -285,24 +184,6 @@ struct Environment {
 
 impl Environment {
     fn probe(root: &Path, reference: &Reference) -> Environment {
-        let cpu = fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split_once(':'))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
-        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-        let rustc = Command::new("rustc")
-            .arg("-V")
-            .current_dir(root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|| "unknown".into());
         let so = reference.so_path();
         let libsrtp2 = match &reference.lib_dir {
             Some(dir) => {
@@ -337,9 +218,9 @@ impl Environment {
             None => format!("unknown (`ldd {so}` failed)"),
         };
         Environment {
-            cpu,
-            cpus,
-            rustc,
+            cpu: criterion_results::cpu_model(),
+            cpus: criterion_results::logical_cpus(),
+            rustc: criterion_results::rustc_version(root),
             libsrtp2,
             backend,
         }
@@ -371,28 +252,8 @@ fn render_section(
             "## SRTP/SRTCP: `media::srtp` vs another libsrtp2 build\n"
         );
     }
-    let _ = writeln!(s, "- Date (UTC): {date}");
-    let _ = writeln!(s, "- Command: `{command}`");
-    if quick {
-        let _ = writeln!(
-            s,
-            "- **Quick smoke run** (`SRTP_BENCH_QUICK=1`: 0.1 s warm-up, 0.3 s measurement, 10 \
-             samples): checks that the benches run; do not quote these numbers."
-        );
-    } else {
-        let _ = writeln!(
-            s,
-            "- Full run: 0.5 s warm-up, 2 s measurement, 30 samples per benchmark."
-        );
-    }
-    if table.len() < FULL_ROWS {
-        let _ = writeln!(
-            s,
-            "- **Partial run**: {} of the {FULL_ROWS} suite/operation/size rows (filtered or \
-             interrupted); rows not measured by this run are left out.",
-            table.len()
-        );
-    }
+    write_run_items(&mut s, &date, command, quick.then_some((QUICK_ENV, "")));
+    write_partial_item(&mut s, table.len(), FULL_ROWS, "suite/operation/size");
     let _ = writeln!(s, "- CPU: {} ({} logical CPUs)", env.cpu, env.cpus);
     let _ = writeln!(s, "- Compiler: {}", env.rustc);
     let _ = writeln!(s, "- libsrtp2: {}", env.libsrtp2);
@@ -472,6 +333,26 @@ fn render_section(
     s
 }
 
+/// Writes `section` (which includes both markers) into `benches/RESULTS.md` (see
+/// [`replace_section`]) and prints it.
+pub(crate) fn write_section(
+    root: &Path,
+    section: &str,
+    markers: (&str, &str),
+) -> Result<(), String> {
+    let results = root.join("benches").join("RESULTS.md");
+    let old = match fs::read_to_string(&results) {
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("reading {}: {e}", results.display())),
+    };
+    let new = replace_section(old.as_deref(), section, markers)?;
+    fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
+    println!("{section}");
+    eprintln!("xtask: wrote {}", results.display());
+    Ok(())
+}
+
 /// Puts `section` (which includes both markers) in place of the old marked section, or appends
 /// it; creates the file's text with a short header when there is none.
 pub(crate) fn replace_section(
@@ -532,6 +413,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const M: (&str, &str) = (BEGIN_MARKER, END_MARKER);
 
@@ -579,6 +461,29 @@ mod tests {
         );
         assert!(replace_section(Some(&format!("{END_MARKER}{BEGIN_MARKER}")), &sec, M).is_err());
         assert!(replace_section(Some(BEGIN_MARKER), &sec, M).is_err());
+    }
+
+    #[test]
+    fn section_written_into_the_results_file() {
+        let root = std::env::temp_dir().join(format!("xtask-results-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let results = root.join("benches").join("RESULTS.md");
+        let sec = format!("{BEGIN_MARKER}\nnew\n{END_MARKER}");
+        assert!(
+            write_section(&root, &sec, M).is_err(),
+            "no benches directory"
+        );
+        fs::create_dir_all(root.join("benches")).unwrap();
+        write_section(&root, &sec, M).unwrap();
+        let created = fs::read_to_string(&results).unwrap();
+        assert_eq!(Some(created.clone()), replace_section(None, &sec, M).ok());
+        let newer = format!("{BEGIN_MARKER}\nnewer\n{END_MARKER}");
+        write_section(&root, &newer, M).unwrap();
+        assert_eq!(
+            fs::read_to_string(&results).unwrap(),
+            replace_section(Some(&created), &newer, M).unwrap()
+        );
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -28,6 +28,7 @@
 mod bench_relay;
 mod bench_relay_engine;
 mod bench_srtp;
+mod criterion_results;
 mod deps;
 mod fuzz;
 

@@ -147,7 +147,9 @@ pub(crate) fn run(o: &Options) -> Result<(), String> {
         println!("demo: every packet arrived, every SRTP packet authenticated");
         Ok(())
     } else {
-        Err(format!("demo: packets were lost or failed to authenticate: {r:#}"))
+        Err(format!(
+            "demo: packets were lost or failed to authenticate: {r:#}"
+        ))
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) struct Options {
     pub(crate) direction: Direction,
     /// Outside legs multiplexed on the relay's traversal pair (the client end plays an E).
     pub(crate) mux: bool,
+    /// Start the traffic at this wall-clock time (ms since the Unix epoch), so that several
+    /// generators send together; set-up must be done by then.
+    pub(crate) start_at_ms: Option<u64>,
 }
 
 /// Which ends of the calls send.
@@ -92,6 +95,7 @@ impl Options {
             relay_pid: None,
             direction: Direction::Both,
             mux: false,
+            start_at_ms: None,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -133,6 +137,9 @@ impl Options {
                         "down" => Direction::Down,
                         _ => return Err(bad("expected both, up or down")),
                     }
+                }
+                "--start-at" => {
+                    o.start_at_ms = Some(v.parse().map_err(|_| bad("not ms since the epoch"))?)
                 }
                 "--relay-pid" => {
                     o.relay_pid = Some(v.parse().map_err(|_| bad("not a process id"))?)
@@ -554,7 +561,8 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
         by_client_src.insert(plan.client_dst, i);
         by_phone_src.insert(plan.phone_dst, i);
         if let Some(id) = plan.mux_id {
-            by_mux_id.insert(id, i);
+            // Ids are unique per traversal pair, not across pairs.
+            by_mux_id.insert((plan.client_dst, id), i);
         }
         let ssrc = 0x1000_0000 | i as u32;
         for j in 0..k {
@@ -589,7 +597,19 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
     let cpu0 = process_cpu();
     let relay_stat = o.relay_pid.map(|p| format!("/proc/{p}/stat"));
     let relay_cpu0 = relay_stat.as_deref().and_then(cpu_of);
-    let start = Instant::now() + Duration::from_millis(50);
+    let start = match o.start_at_ms {
+        None => Instant::now() + Duration::from_millis(50),
+        Some(ms) => {
+            let at = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+            let wait = at
+                .duration_since(std::time::SystemTime::now())
+                .map_err(|_| {
+                    "loadgen: the calls were not set up by --start-at: give it more time"
+                        .to_string()
+                })?;
+            Instant::now() + wait
+        }
+    };
     let total = n * k;
     let mut next = 0usize; // index over (tick j, call i): j * n + i
     let mut batch: Vec<usize> = Vec::with_capacity(64);
@@ -611,22 +631,33 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
             let packet = |idx: usize| &client_packets[(idx % n) * k + idx / n][..];
             let t = Instant::now();
             if o.mux {
-                // Every call's packet goes to the relay's traversal port: GSO sends.
-                let segments: Vec<&[u8]> = batch.iter().map(|&idx| packet(idx)).collect();
-                let dst = plans[batch[0] % n].client_dst;
+                // Every call's packet goes to its traversal pair: one GSO send per pair (and
+                // length; the last of a send may be shorter).
+                let mut by_dst: Vec<(SocketAddr, &[u8])> = batch
+                    .iter()
+                    .map(|&idx| (plans[idx % n].client_dst, packet(idx)))
+                    .collect();
+                by_dst.sort_by_key(|&(dst, _)| dst);
                 let mut off = 0;
-                while off < segments.len() {
-                    // One GSO send carries equal lengths (the last may be shorter).
-                    let len = segments[off].len();
+                while off < by_dst.len() {
+                    let (dst, first) = by_dst[off];
                     let mut end = off + 1;
-                    while end < segments.len() && segments[end].len() == len {
+                    while end < by_dst.len()
+                        && by_dst[end].0 == dst
+                        && by_dst[end].1.len() == first.len()
+                    {
                         end += 1;
                     }
-                    match client.send_segments(dst, &segments[off..end]) {
-                        Ok(0) => std::thread::yield_now(),
-                        Ok(m) => off += m,
-                        Err(e) => return Err(format!("loadgen: send: {e}")),
+                    let segments: Vec<&[u8]> = by_dst[off..end].iter().map(|&(_, p)| p).collect();
+                    let mut done = 0;
+                    while done < segments.len() {
+                        match client.send_segments(dst, &segments[done..]) {
+                            Ok(0) => std::thread::yield_now(),
+                            Ok(m) => done += m,
+                            Err(e) => return Err(format!("loadgen: send: {e}")),
+                        }
                     }
+                    off = end;
                 }
             } else {
                 let datagrams: Vec<(SocketAddr, &[u8])> = batch
@@ -696,7 +727,7 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
                 .recv(|src, d| {
                     let call = match o.mux {
                         true => d.get(..4).and_then(|h| {
-                            by_mux_id.get(&u32::from_be_bytes([h[0], h[1], h[2], h[3]]))
+                            by_mux_id.get(&(src, u32::from_be_bytes([h[0], h[1], h[2], h[3]])))
                         }),
                         false => by_client_src.get(&src),
                     };
@@ -796,9 +827,10 @@ mod tests {
             // A range of its own, below the ephemeral ports (a pair another program holds is
             // skipped by the plane); the traversal pair is its first pair.
             let first = 22000 + 100 * case as u16;
+            // Two traversal pairs: multiplexed calls are spread over both (ids are per pair).
             let mut cfg = PlaneConfig {
                 backend: BackendChoice::Sockets,
-                mux_pairs: vec![first],
+                mux_pairs: vec![first, first + 2],
                 ..PlaneConfig::default()
             };
             cfg.ports.range = PortRange::new(first, first + 99).unwrap();

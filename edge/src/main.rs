@@ -40,14 +40,15 @@ commands:
       bind 127.0.0.1, one unpinned worker, backend auto.
   loadgen [--control PATH | --rtpengine IP:PORT] [--calls N] [--seconds S] [--pps N] [--size BYTES]
           [--suite NAME|plain] [--direction both|up|down] [--mux] [--core N] [--relay-ip IP]
-          [--no-verify] [--relay-pid PID]
+          [--no-verify] [--relay-pid PID] [--start-at UNIX_MS]
       Sets N calls up on an `edge relay` (ports from its media range) or on rtpengine through
       its ng port (default 100 calls, 10 s, 50 pps, 172 bytes, AES_CM_128_HMAC_SHA1_80), sends
       both directions (or only client to phone, up, or phone to client, down), and prints loss,
       reordering, jitter and one-way added latency percentiles as JSON; with --relay-pid, also
       the relay's CPU time during the traffic (set-up and teardown excluded). With --mux the
       outside legs are multiplexed on the relay's traversal pair (start it with --mux-pairs) and
-      the client end sends to it in UDP GSO batches, as an E would.
+      the client end sends to it in UDP GSO batches, as an E would. --start-at starts the traffic
+      at a wall-clock time, so that several generators send together.
   version
       Prints the version.
   help

@@ -154,20 +154,18 @@ impl Drop for Running {
     }
 }
 
-fn start(relay: Relay, edge: &Path, scratch: &Path) -> Result<Running, String> {
-    let control = scratch.join("relay.sock");
-    let _ = fs::remove_file(&control);
+fn spawn(relay: Relay, edge: &Path, scratch: &Path, control: &Path) -> Result<Child, String> {
     let log = fs::File::create(scratch.join(format!("{}.log", relay.name())))
         .map_err(|e| format!("relay log: {e}"))?;
     // The whole process on CPU 0 (kernel helper threads it starts included), like rtpengine.
-    let child = if relay.ours() {
+    if relay.ours() {
         let mut c = Command::new("taskset");
         c.args(["-c", "0"])
             .arg(edge)
             .args(["relay", "--cores", "0", "--backend", relay.backend()])
             .args(["--range", "30000-59999", "--quarantine", "0"])
             .arg("--control")
-            .arg(&control);
+            .arg(control);
         if relay.mux() {
             c.args(["--mux-pairs", &MUX_PAIR.to_string()]);
         }
@@ -193,9 +191,20 @@ fn start(relay: Relay, edge: &Path, scratch: &Path) -> Result<Running, String> {
             .stderr(log)
             .spawn()
     }
-    .map_err(|e| format!("starting {}: {e}", relay.name()))?;
-    let running = Running { child, control };
-    let deadline = Instant::now() + Duration::from_secs(10);
+    .map_err(|e| format!("starting {}: {e}", relay.name()))
+}
+
+/// Starts `relay` and waits until it answers. A relay that exits at once is started again for
+/// a while: the previous relay's ports can outlive it briefly (the kernel finishes tearing down
+/// an io_uring instance, and the sockets it holds, after the process is gone).
+fn start(relay: Relay, edge: &Path, scratch: &Path) -> Result<Running, String> {
+    let control = scratch.join("relay.sock");
+    let _ = fs::remove_file(&control);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut running = Running {
+        child: spawn(relay, edge, scratch, &control)?,
+        control,
+    };
     loop {
         let ready = if relay.ours() {
             running.control.exists()
@@ -206,7 +215,18 @@ fn start(relay: Relay, edge: &Path, scratch: &Path) -> Result<Running, String> {
             return Ok(running);
         }
         if Instant::now() > deadline {
-            return Err(format!("{} did not come up in 10 s", relay.name()));
+            let log = fs::read_to_string(scratch.join(format!("{}.log", relay.name())))
+                .unwrap_or_default();
+            return Err(format!(
+                "{} did not come up in 30 s: {}",
+                relay.name(),
+                log.trim()
+            ));
+        }
+        if let Ok(Some(_)) = running.child.try_wait() {
+            std::thread::sleep(Duration::from_millis(500));
+            running.child = spawn(relay, edge, scratch, &running.control)?;
+            continue;
         }
         std::thread::sleep(Duration::from_millis(100));
     }

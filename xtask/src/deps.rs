@@ -44,13 +44,7 @@ const GNUPLOT: Package = Package {
 /// What `cargo xtask demo` needs.
 pub(crate) const DEMO: &[Package] = &[GCC];
 /// What `cargo xtask test` (and the benches) need.
-pub(crate) const TEST: &[Package] = &[
-    GCC,
-    PKG_CONFIG,
-    LIBSRTP2_DEV,
-    IPROUTE2,
-    NFTABLES,
-];
+pub(crate) const TEST: &[Package] = &[GCC, PKG_CONFIG, LIBSRTP2_DEV, IPROUTE2, NFTABLES];
 /// What `cargo xtask bench relay` needs.
 pub(crate) const BENCH_RELAY: &[Package] = &[GCC, RTPENGINE, GNUPLOT];
 

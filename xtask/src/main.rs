@@ -27,6 +27,7 @@
 
 mod bench_relay;
 mod bench_relay_engine;
+mod bench_relay_scaling;
 mod bench_srtp;
 mod criterion_results;
 mod deps;
@@ -57,6 +58,9 @@ commands:
                                          the relay engine alone, ns and instructions per
                                          datagram per transform (criterion, callgrind); writes
                                          benches/RESULTS.md (RELAY_ENGINE_BENCH_QUICK=1: short)
+  bench relay-scaling [--edge PATH] [--results PATH]
+                                         our relay with generators to spare (4+ CPUs): one
+                                         worker's knee, then W workers on W cores
   fuzz [--seconds N] [target...] [-- <libFuzzer args>]
                                          run fuzz targets (default: all, 60 s each) with
                                          cargo +nightly fuzz; fails on a crash
@@ -117,8 +121,16 @@ fn run() -> Result<ExitCode, String> {
                 deps::ensure(deps::BENCH_RELAY)?;
                 bench_relay::run()
             }
-            Some((what, _)) => usage_error(&format!("unknown bench `{what}` (known: srtp, relay, relay-engine)")),
-            None => usage_error("`bench` needs a bench name (known: srtp, relay, relay-engine)"),
+            Some((what, extra)) if what == "relay-scaling" => {
+                deps::ensure(deps::DEMO)?;
+                bench_relay_scaling::run(extra)
+            }
+            Some((what, _)) => usage_error(&format!(
+                "unknown bench `{what}` (known: srtp, relay, relay-engine, relay-scaling)"
+            )),
+            None => usage_error(
+                "`bench` needs a bench name (known: srtp, relay, relay-engine, relay-scaling)",
+            ),
         },
         "fuzz" => fuzz::run(rest),
         "help" | "-h" | "--help" => {

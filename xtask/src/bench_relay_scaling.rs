@@ -1,0 +1,486 @@
+//! `cargo xtask bench relay-scaling`: our relay with generators enough to load it, on a machine
+//! with cores to spare (at least 4; a 16-core machine runs every part).
+//!
+//! On a 2-core machine the generator gets one core, as the relay does, and spends about as much
+//! per packet as the relay: past some load the figure measured is the generator's. Here:
+//!
+//! 1. **One worker, [`GENERATORS`] generators.** The relay on CPU 0, generators on the next
+//!    CPUs, each carrying its share of the calls, all sending from the same instant
+//!    (`edge loadgen --start-at`); per-port legs and the multiplexed C role (outside legs on the
+//!    traversal pair). Loss against offered calls, relay CPU per packet, latency; the knee is the
+//!    last load before the first with ≥ 0.1 % loss.
+//! 2. **Scaling.** W workers on CPUs 0..W, W traversal pairs (one per worker), W generators on
+//!    the next W CPUs, [`CALLS_PER_WORKER`] multiplexed calls per worker: whether calls per core
+//!    hold as cores are added.
+//!
+//! Relay CPU is read from `/proc/PID/stat` by this task at the shared start instant and at the
+//! end of the traffic (plus a 0.5 s drain), so set-up and teardown are outside it.
+//!
+//! `--edge PATH` runs a prebuilt `edge` (on a machine without the toolchain), `--results PATH`
+//! chooses the file the section goes into (default `benches/RESULTS.md`).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::{cargo, run_checked, target_dir, workspace_root};
+
+const BEGIN: &str = "<!-- relay-scaling:begin -->";
+const END: &str = "<!-- relay-scaling:end -->";
+/// Generators beside the one worker of part 1.
+const GENERATORS: usize = 3;
+/// Multiplexed calls per worker in part 2.
+const CALLS_PER_WORKER: usize = 1500;
+/// Loss ratio under which a load counts as carried.
+const KNEE_LOSS: f64 = 0.001;
+const SECONDS: f64 = 5.0;
+const SUITE: &str = "AES_CM_128_HMAC_SHA1_80";
+
+/// One run: W workers, G generators, N calls in total.
+#[derive(Clone, Debug, Default)]
+struct Run {
+    workers: usize,
+    generators: usize,
+    calls: usize,
+    offered_pps: f64,
+    sent: u64,
+    received: u64,
+    /// The worse direction.
+    loss: f64,
+    p50_us: Option<u64>,
+    p99_us: Option<u64>,
+    relay_cpu_s: f64,
+}
+
+impl Run {
+    fn cpu_per_packet_us(&self) -> Option<f64> {
+        (self.received > 0).then(|| self.relay_cpu_s * 1e6 / self.received as f64)
+    }
+}
+
+struct Relay {
+    child: Child,
+    control: PathBuf,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_file(&self.control);
+    }
+}
+
+fn cpu_list(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Starts `edge relay` with `workers` workers on CPUs 0..workers and `pairs` traversal pairs;
+/// retried for a while if it exits at once (ports of the previous relay can outlive it
+/// briefly).
+fn start_relay(edge: &Path, scratch: &Path, workers: usize, pairs: usize) -> Result<Relay, String> {
+    let control = scratch.join("scaling.sock");
+    let cores = cpu_list(0, workers);
+    let mux: Vec<String> = (0..pairs).map(|i| (36000 + 2 * i).to_string()).collect();
+    let spawn = || -> Result<Child, String> {
+        let _ = fs::remove_file(&control);
+        let log = fs::File::create(scratch.join("scaling-relay.log"))
+            .map_err(|e| format!("relay log: {e}"))?;
+        Command::new("taskset")
+            .args(["-c", &cores])
+            .arg(edge)
+            .args(["relay", "--cores", &cores, "--backend", "auto"])
+            .args(["--range", "20000-59999", "--quarantine", "0"])
+            .args(["--mux-pairs", &mux.join(",")])
+            .arg("--control")
+            .arg(&control)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting edge relay: {e}"))
+    };
+    let mut relay = Relay {
+        child: spawn()?,
+        control: control.clone(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !relay.control.exists() {
+        if Instant::now() > deadline {
+            let log = fs::read_to_string(scratch.join("scaling-relay.log")).unwrap_or_default();
+            return Err(format!(
+                "edge relay did not come up in 30 s: {}",
+                log.trim()
+            ));
+        }
+        if let Ok(Some(_)) = relay.child.try_wait() {
+            std::thread::sleep(Duration::from_millis(500));
+            relay.child = spawn()?;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(relay)
+}
+
+/// User + system CPU of process `pid`, all threads.
+fn cpu_of(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs `calls` calls through `relay`, shared by `generators` generators on the CPUs from
+/// `first_core` on, all starting at one instant.
+fn run_load(
+    edge: &Path,
+    relay: &Relay,
+    workers: usize,
+    generators: usize,
+    first_core: usize,
+    calls: usize,
+    mux: bool,
+) -> Result<Run, String> {
+    let share = calls.div_ceil(generators);
+    let setup = Duration::from_secs(2) + Duration::from_millis((calls as u64).saturating_mul(2));
+    let start_at = now_ms() + setup.as_millis() as u64;
+    let mut gens = Vec::new();
+    for g in 0..generators {
+        let n = share.min(calls - (share * g).min(calls));
+        if n == 0 {
+            continue;
+        }
+        let mut cmd = Command::new(edge);
+        cmd.args(["loadgen", "--no-verify", "--suite", SUITE])
+            .args(["--core", &(first_core + g).to_string()])
+            .args(["--calls", &n.to_string()])
+            .args(["--seconds", &SECONDS.to_string()])
+            .args(["--start-at", &start_at.to_string()])
+            .arg("--control")
+            .arg(&relay.control)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if mux {
+            cmd.arg("--mux");
+        }
+        gens.push(cmd.spawn().map_err(|e| format!("starting loadgen: {e}"))?);
+    }
+    let pid = relay.child.id();
+    let until = |ms: u64| {
+        let now = now_ms();
+        if ms > now {
+            std::thread::sleep(Duration::from_millis(ms - now));
+        }
+    };
+    until(start_at);
+    let cpu0 = cpu_of(pid).ok_or("cannot read the relay's CPU time")?;
+    until(start_at + (SECONDS * 1000.0) as u64 + 500);
+    let cpu1 = cpu_of(pid).ok_or("cannot read the relay's CPU time")?;
+    let mut run = Run {
+        workers,
+        generators: gens.len(),
+        calls,
+        relay_cpu_s: cpu1 - cpu0,
+        ..Run::default()
+    };
+    let (mut sent, mut received) = ([0u64; 2], [0u64; 2]);
+    for g in gens {
+        let out = g
+            .wait_with_output()
+            .map_err(|e| format!("waiting for loadgen: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "loadgen failed ({calls} calls, {workers} workers): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let v: Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("loadgen output: {e}"))?;
+        run.offered_pps += v["offered_pps"].as_f64().unwrap_or(0.0);
+        for (i, d) in ["client_to_phone", "phone_to_client"].iter().enumerate() {
+            sent[i] += v[d]["sent"].as_u64().unwrap_or(0);
+            received[i] += v[d]["received"].as_u64().unwrap_or(0);
+            for (field, slot) in [("p50", &mut run.p50_us), ("p99", &mut run.p99_us)] {
+                if let Some(x) = v[d]["latency_us"][field].as_u64() {
+                    *slot = Some(slot.map_or(x, |y| y.max(x)));
+                }
+            }
+        }
+    }
+    run.sent = sent.iter().sum();
+    run.received = received.iter().sum();
+    run.loss = (0..2)
+        .map(|i| {
+            if sent[i] == 0 {
+                0.0
+            } else {
+                1.0 - received[i] as f64 / sent[i] as f64
+            }
+        })
+        .fold(0.0, f64::max);
+    eprintln!(
+        "xtask: {} worker(s), {} generator(s), {} {} calls: loss {:.4} %, relay CPU {:.2} s ({} µs/packet), p99 {:?} µs",
+        run.workers,
+        run.generators,
+        calls,
+        if mux { "multiplexed" } else { "per-port" },
+        run.loss * 100.0,
+        run.relay_cpu_s,
+        run.cpu_per_packet_us().map_or("–".into(), |u| format!("{u:.2}")),
+        run.p99_us
+    );
+    Ok(run)
+}
+
+/// The knee: the last load before the first one that lost ≥ [`KNEE_LOSS`].
+fn knee(runs: &[Run]) -> Option<usize> {
+    runs.iter()
+        .take_while(|r| r.loss < KNEE_LOSS)
+        .map(|r| r.calls)
+        .last()
+}
+
+/// Options of `bench relay-scaling`.
+#[derive(Debug, Default)]
+struct Options {
+    edge: Option<PathBuf>,
+    results: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let v = it
+            .next()
+            .ok_or_else(|| format!("bench relay-scaling: {flag} needs a value"))?;
+        match flag.as_str() {
+            "--edge" => o.edge = Some(PathBuf::from(v)),
+            "--results" => o.results = Some(PathBuf::from(v)),
+            other => return Err(format!("bench relay-scaling: unknown option {other:?}")),
+        }
+    }
+    Ok(o)
+}
+
+pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
+    let o = parse(args)?;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 4 {
+        return Err(format!(
+            "bench relay-scaling needs at least 4 CPUs (this machine has {cpus}): the relay and \
+             its generators each need cores of their own; `cargo xtask bench relay` is the \
+             2-core bench"
+        ));
+    }
+    let root = workspace_root()?;
+    let edge = match o.edge {
+        Some(e) => e,
+        None => {
+            run_checked(
+                Command::new(cargo())
+                    .args(["build", "--release", "-p", "edge"])
+                    .current_dir(&root),
+                "`cargo build --release -p edge`",
+            )?;
+            target_dir(&root).join("release").join("edge")
+        }
+    };
+    let scratch = std::env::temp_dir().join(format!("portico-scaling-{}", std::process::id()));
+    fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let generators = GENERATORS.min(cpus - 1);
+
+    // 1. One worker, several generators.
+    let mut one = Vec::new();
+    for mux in [false, true] {
+        let relay = start_relay(&edge, &scratch, 1, 1)?;
+        let mut runs = Vec::new();
+        for calls in [1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000] {
+            let r = run_load(&edge, &relay, 1, generators, 1, calls, mux)?;
+            let lossy = r.loss >= KNEE_LOSS;
+            let far = r.loss >= 0.05;
+            runs.push(r);
+            let two = runs.len() >= 2 && runs[runs.len() - 2..].iter().all(|r| r.loss >= KNEE_LOSS);
+            if lossy && (far || two) {
+                break;
+            }
+        }
+        one.push((mux, runs));
+    }
+
+    // 2. Scaling: W workers, W generators, CALLS_PER_WORKER multiplexed calls per worker.
+    let mut scaling = Vec::new();
+    let mut w = 1;
+    while 2 * w <= cpus {
+        let relay = start_relay(&edge, &scratch, w, w)?;
+        scaling.push(run_load(
+            &edge,
+            &relay,
+            w,
+            w,
+            w,
+            CALLS_PER_WORKER * w,
+            true,
+        )?);
+        drop(relay);
+        w *= 2;
+    }
+    let _ = fs::remove_dir_all(&scratch);
+
+    let section = render(cpus, generators, &one, &scaling);
+    let results = o
+        .results
+        .unwrap_or_else(|| root.join("benches").join("RESULTS.md"));
+    let old = fs::read_to_string(&results).ok();
+    let new = crate::bench_srtp::replace_section(old.as_deref(), &section, (BEGIN, END))?;
+    fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
+    println!("{section}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(cpus: usize, generators: usize, one: &[(bool, Vec<Run>)], scaling: &[Run]) -> String {
+    let mut s = String::new();
+    let date = Command::new("date")
+        .args(["-u", "+%F"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let cpu = crate::command_output("sh", &["-c", "grep -m1 'model name' /proc/cpuinfo"])
+        .and_then(|l| l.split_once(':').map(|(_, m)| m.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = crate::command_output("uname", &["-r"]).unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "{BEGIN}\n## Media relay with generators to spare: one core, then several\n"
+    );
+    let _ = writeln!(s, "- Date (UTC): {date}");
+    let _ = writeln!(s, "- Command: `cargo xtask bench relay-scaling`");
+    let _ = writeln!(s, "- Machine: {cpu}, {cpus} CPUs, kernel {kernel}");
+    let _ = writeln!(
+        s,
+        "- Set-up: loopback, {SECONDS} s of traffic per point, 50 pps per call each way, SRTP \
+         ({SUITE}) outside, plain RTP inside, 172 B. The relay's workers pinned to CPUs 0…W−1 \
+         (`edge relay --cores`), generators (`edge loadgen --core N --start-at T`) on the next \
+         CPUs, each with its share of the calls, all starting at T. Relay CPU = the relay \
+         process's user + system time from T to the end of the traffic plus 0.5 s (read here \
+         from `/proc`). Multiplexed = the C role as deployed: outside legs on the traversal \
+         pair(s), GSO/GRO."
+    );
+    let _ = writeln!(
+        s,
+        "\n### One worker on one core, {generators} generators\n\n\
+         | legs | calls | offered pps | loss % | relay CPU s | CPU µs/packet | p50 µs | p99 µs |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (mux, runs) in one {
+        for r in runs {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.0} | {:.3} | {:.2} | {} | {} | {} |",
+                if *mux { "multiplexed" } else { "per-port" },
+                r.calls,
+                r.offered_pps,
+                r.loss * 100.0,
+                r.relay_cpu_s,
+                r.cpu_per_packet_us()
+                    .map_or("–".into(), |u| format!("{u:.2}")),
+                r.p50_us.map_or("–".into(), |v| v.to_string()),
+                r.p99_us.map_or("–".into(), |v| v.to_string())
+            );
+        }
+    }
+    let _ = writeln!(s);
+    for (mux, runs) in one {
+        let never = runs.iter().all(|r| r.loss < KNEE_LOSS);
+        let _ = writeln!(
+            s,
+            "- {}: **{}** calls per core at < 0.1 % loss{}.",
+            if *mux { "Multiplexed" } else { "Per-port" },
+            knee(runs).map_or("fewer than the first point's".into(), |k| k.to_string()),
+            if never {
+                " (no loss up to the last point: a lower bound)"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n### Scaling: W workers on W cores, {CALLS_PER_WORKER} multiplexed calls per worker\n\n\
+         | workers | generators | calls | offered pps | loss % | relay CPU s | CPU µs/packet | p99 µs |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in scaling {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.0} | {:.3} | {:.2} | {} | {} |",
+            r.workers,
+            r.generators,
+            r.calls,
+            r.offered_pps,
+            r.loss * 100.0,
+            r.relay_cpu_s,
+            r.cpu_per_packet_us()
+                .map_or("–".into(), |u| format!("{u:.2}")),
+            r.p99_us.map_or("–".into(), |v| v.to_string())
+        );
+    }
+    let _ = write!(s, "{END}");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(calls: usize, loss: f64) -> Run {
+        Run {
+            workers: 1,
+            generators: 3,
+            calls,
+            offered_pps: calls as f64 * 100.0,
+            sent: 1000,
+            received: 1000,
+            loss,
+            p50_us: Some(100),
+            p99_us: Some(500),
+            relay_cpu_s: 0.004,
+        }
+    }
+
+    #[test]
+    fn knee_and_section() {
+        let runs = vec![run(1000, 0.0), run(1500, 0.0), run(2000, 0.01)];
+        assert_eq!(knee(&runs), Some(1500));
+        let s = render(16, 3, &[(true, runs)], &[run(3000, 0.0)]);
+        assert!(s.starts_with(BEGIN) && s.ends_with(END));
+        assert!(s.contains("Multiplexed: **1500** calls per core"), "{s}");
+        assert!(
+            s.contains("| multiplexed | 1500 | 150000 | 0.000 | 0.00 | 4.00 |"),
+            "{s}"
+        );
+        assert!(s.contains("| 1 | 3 | 3000 |"), "{s}");
+    }
+
+    #[test]
+    fn options_and_cpu_lists() {
+        let o = parse(&["--edge".into(), "/x/edge".into()]).unwrap();
+        assert_eq!(o.edge, Some(PathBuf::from("/x/edge")));
+        assert!(parse(&["--edge".into()]).is_err());
+        assert!(parse(&["--bogus".into(), "1".into()]).is_err());
+        assert_eq!(cpu_list(2, 3), "2,3,4");
+    }
+}

@@ -18,6 +18,8 @@
 //!
 //! `--edge PATH` runs a prebuilt `edge` (on a machine without the toolchain), `--results PATH`
 //! chooses the file the section goes into (default `benches/RESULTS.md`).
+//! `RELAY_SCALING_SMOKE=1` is a smoke run of the whole flow with tiny loads, on any machine
+//! (its figures are not fit to be reported).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -93,9 +95,7 @@ fn start_relay(edge: &Path, scratch: &Path, workers: usize, pairs: usize) -> Res
         let _ = fs::remove_file(&control);
         let log = fs::File::create(scratch.join("scaling-relay.log"))
             .map_err(|e| format!("relay log: {e}"))?;
-        Command::new("taskset")
-            .args(["-c", &cores])
-            .arg(edge)
+        Command::new(edge)
             .args(["relay", "--cores", &cores, "--backend", "auto"])
             .args(["--range", "20000-59999", "--quarantine", "0"])
             .args(["--mux-pairs", &mux.join(",")])
@@ -155,7 +155,7 @@ fn run_load(
     mux: bool,
 ) -> Result<Run, String> {
     let share = calls.div_ceil(generators);
-    let setup = Duration::from_secs(2) + Duration::from_millis((calls as u64).saturating_mul(2));
+    let setup = Duration::from_secs(2) + Duration::from_millis(calls as u64);
     let start_at = now_ms() + setup.as_millis() as u64;
     let mut gens = Vec::new();
     for g in 0..generators {
@@ -278,18 +278,20 @@ fn parse(args: &[String]) -> Result<Options, String> {
 
 pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
     let o = parse(args)?;
+    let smoke = std::env::var("RELAY_SCALING_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus < 4 {
+    if cpus < 4 && !smoke {
         return Err(format!(
             "bench relay-scaling needs at least 4 CPUs (this machine has {cpus}): the relay and \
              its generators each need cores of their own; `cargo xtask bench relay` is the \
              2-core bench"
         ));
     }
-    let root = workspace_root()?;
     let edge = match o.edge {
         Some(e) => e,
         None => {
+            crate::deps::ensure(crate::deps::DEMO)?;
+            let root = workspace_root()?;
             run_checked(
                 Command::new(cargo())
                     .args(["build", "--release", "-p", "edge"])
@@ -301,14 +303,20 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
     };
     let scratch = std::env::temp_dir().join(format!("portico-scaling-{}", std::process::id()));
     fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-    let generators = GENERATORS.min(cpus - 1);
+    let generators = GENERATORS.min(cpus.saturating_sub(1)).max(1);
+    let sweep: &[usize] = if smoke {
+        &[100, 200]
+    } else {
+        &[1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000]
+    };
+    let per_worker = if smoke { 100 } else { CALLS_PER_WORKER };
 
     // 1. One worker, several generators.
     let mut one = Vec::new();
     for mux in [false, true] {
         let relay = start_relay(&edge, &scratch, 1, 1)?;
         let mut runs = Vec::new();
-        for calls in [1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000] {
+        for &calls in sweep {
             let r = run_load(&edge, &relay, 1, generators, 1, calls, mux)?;
             let lossy = r.loss >= KNEE_LOSS;
             let far = r.loss >= 0.05;
@@ -321,18 +329,19 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
         one.push((mux, runs));
     }
 
-    // 2. Scaling: W workers, W generators, CALLS_PER_WORKER multiplexed calls per worker.
+    // 2. Scaling: W workers, W generators, `per_worker` multiplexed calls per worker.
     let mut scaling = Vec::new();
     let mut w = 1;
-    while 2 * w <= cpus {
+    while 2 * w <= cpus.max(2) {
         let relay = start_relay(&edge, &scratch, w, w)?;
+        let first_gen = w.min(cpus - 1);
         scaling.push(run_load(
             &edge,
             &relay,
             w,
             w,
-            w,
-            CALLS_PER_WORKER * w,
+            first_gen,
+            per_worker * w,
             true,
         )?);
         drop(relay);
@@ -340,10 +349,11 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
     }
     let _ = fs::remove_dir_all(&scratch);
 
-    let section = render(cpus, generators, &one, &scaling);
-    let results = o
-        .results
-        .unwrap_or_else(|| root.join("benches").join("RESULTS.md"));
+    let section = render(cpus, generators, per_worker, smoke, &one, &scaling);
+    let results = match o.results {
+        Some(r) => r,
+        None => workspace_root()?.join("benches").join("RESULTS.md"),
+    };
     let old = fs::read_to_string(&results).ok();
     let new = crate::bench_srtp::replace_section(old.as_deref(), &section, (BEGIN, END))?;
     fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
@@ -351,7 +361,14 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(cpus: usize, generators: usize, one: &[(bool, Vec<Run>)], scaling: &[Run]) -> String {
+fn render(
+    cpus: usize,
+    generators: usize,
+    per_worker: usize,
+    smoke: bool,
+    one: &[(bool, Vec<Run>)],
+    scaling: &[Run],
+) -> String {
     let mut s = String::new();
     let date = Command::new("date")
         .args(["-u", "+%F"])
@@ -367,7 +384,14 @@ fn render(cpus: usize, generators: usize, one: &[(bool, Vec<Run>)], scaling: &[R
         "{BEGIN}\n## Media relay with generators to spare: one core, then several\n"
     );
     let _ = writeln!(s, "- Date (UTC): {date}");
-    let _ = writeln!(s, "- Command: `cargo xtask bench relay-scaling`");
+    let _ = writeln!(
+        s,
+        "- Command: `{}cargo xtask bench relay-scaling`",
+        if smoke { "RELAY_SCALING_SMOKE=1 " } else { "" }
+    );
+    if smoke {
+        let _ = writeln!(s, "- **Smoke run**: do not quote these numbers.");
+    }
     let _ = writeln!(s, "- Machine: {cpu}, {cpus} CPUs, kernel {kernel}");
     let _ = writeln!(
         s,
@@ -419,7 +443,7 @@ fn render(cpus: usize, generators: usize, one: &[(bool, Vec<Run>)], scaling: &[R
     }
     let _ = writeln!(
         s,
-        "\n### Scaling: W workers on W cores, {CALLS_PER_WORKER} multiplexed calls per worker\n\n\
+        "\n### Scaling: W workers on W cores, {per_worker} multiplexed calls per worker\n\n\
          | workers | generators | calls | offered pps | loss % | relay CPU s | CPU µs/packet | p99 µs |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|"
     );
@@ -465,7 +489,7 @@ mod tests {
     fn knee_and_section() {
         let runs = vec![run(1000, 0.0), run(1500, 0.0), run(2000, 0.01)];
         assert_eq!(knee(&runs), Some(1500));
-        let s = render(16, 3, &[(true, runs)], &[run(3000, 0.0)]);
+        let s = render(16, 3, 1500, false, &[(true, runs)], &[run(3000, 0.0)]);
         assert!(s.starts_with(BEGIN) && s.ends_with(END));
         assert!(s.contains("Multiplexed: **1500** calls per core"), "{s}");
         assert!(

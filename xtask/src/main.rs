@@ -121,10 +121,7 @@ fn run() -> Result<ExitCode, String> {
                 deps::ensure(deps::BENCH_RELAY)?;
                 bench_relay::run()
             }
-            Some((what, extra)) if what == "relay-scaling" => {
-                deps::ensure(deps::DEMO)?;
-                bench_relay_scaling::run(extra)
-            }
+            Some((what, extra)) if what == "relay-scaling" => bench_relay_scaling::run(extra),
             Some((what, _)) => usage_error(&format!(
                 "unknown bench `{what}` (known: srtp, relay, relay-engine, relay-scaling)"
             )),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::batch::{
     gro_segment_size, gso_unsupported, order_by_flow, run_len, write_udp_segment, Staged,
-    GRO_BUFFER, GSO_MAX_SEGMENTS,
+    GRO_BUFFER, GSO_MAX_BYTES, GSO_MAX_SEGMENTS,
 };
 use super::{Datagram, Io, IoCounters, BUF_SIZE};
 use crate::relay::engine::{Transmit, HEADROOM};
@@ -846,16 +846,21 @@ impl UdpBatch {
         Ok(())
     }
 
-    /// Sends `segments` to `dst` as one UDP GSO send: all must have the length of the first,
-    /// except the last, which may be shorter; at most the batch capacity and 64 of them.
-    /// Returns how many datagrams the kernel took (all, or 0 when its buffer is full).
+    /// Sends `segments` to `dst` in one UDP GSO send: all must have the length of the first,
+    /// except the last, which may be shorter. One send carries at most the batch capacity, 64
+    /// datagrams and 65,000 bytes: returns how many of the first it carried (0 when the kernel's
+    /// buffer is full); the caller sends the rest.
     pub fn send_segments(&mut self, dst: SocketAddr, segments: &[&[u8]]) -> io::Result<usize> {
         let Some(first) = segments.first() else {
             return Ok(0);
         };
         let seg = first.len();
-        let shape_ok = segments.len() <= self.capacity.min(GSO_MAX_SEGMENTS)
-            && seg > 0
+        let fit = (GSO_MAX_BYTES / seg.max(1))
+            .min(self.capacity)
+            .min(GSO_MAX_SEGMENTS)
+            .max(1);
+        let segments = &segments[..segments.len().min(fit)];
+        let shape_ok = seg > 0
             && segments.iter().enumerate().all(|(i, s)| {
                 s.len() == seg || (i + 1 == segments.len() && s.len() < seg && !s.is_empty())
             });
@@ -1019,6 +1024,37 @@ impl UdpBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gso_sends_stop_at_what_one_datagram_can_carry() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut tx = UdpBatch::new(UdpSocket::bind("127.0.0.1:0").unwrap(), 64).unwrap();
+        let big: Vec<Vec<u8>> = (0..60u8).map(|i| vec![i; 1214]).collect();
+        let refs: Vec<&[u8]> = big.iter().map(Vec::as_slice).collect();
+        let mut sent = 0;
+        while sent < refs.len() {
+            let n = tx
+                .send_segments(rx.local_addr().unwrap(), &refs[sent..])
+                .unwrap();
+            assert!(
+                n * 1214 <= GSO_MAX_BYTES,
+                "{n} segments of 1214 bytes in one send"
+            );
+            sent += n;
+        }
+        let mut b = [0u8; 2048];
+        for i in 0..60u8 {
+            let (n, _) = rx.recv_from(&mut b).unwrap();
+            assert_eq!((n, b[0]), (1214, i), "in order, whole");
+        }
+        let odd: [&[u8]; 2] = [&[1; 10], &[2; 20]];
+        assert!(
+            tx.send_segments(rx.local_addr().unwrap(), &odd).is_err(),
+            "a longer last one"
+        );
+    }
 
     #[test]
     fn oversized_datagrams_reach_the_handler_marked_truncated() {

@@ -76,6 +76,8 @@ fn plane_config() -> PlaneConfig {
 
 pub(crate) fn run(o: &Options) -> Result<(), String> {
     let cfg = plane_config();
+    // Every leg holds a socket: 200 calls need more files than some default limits allow.
+    let _ = media::runtime::raise_open_files_limit();
     let plane = MediaPlane::spawn(cfg.clone()).map_err(|e| format!("demo: {e}"))?;
     for (i, w) in plane.workers().iter().enumerate() {
         let how = match (w.backend, w.fallback_reason) {

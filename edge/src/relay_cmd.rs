@@ -151,6 +151,10 @@ impl Options {
 }
 
 pub(crate) fn run(o: Options) -> Result<(), String> {
+    match media::runtime::raise_open_files_limit() {
+        Ok((soft, _)) => eprintln!("relay: open files limit {soft} (a leg holds one or two)"),
+        Err(e) => eprintln!("relay: open files limit unchanged: {e}"),
+    }
     let plane = MediaPlane::spawn(o.plane.clone()).map_err(|e| format!("relay: {e}"))?;
     for (i, info) in plane.workers().iter().enumerate() {
         let core = info

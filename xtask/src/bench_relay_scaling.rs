@@ -347,9 +347,19 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
         drop(relay);
         w *= 2;
     }
-    let _ = fs::remove_dir_all(&scratch);
 
-    let section = render(cpus, generators, per_worker, smoke, &one, &scaling);
+    let backend = fs::read_to_string(scratch.join("scaling-relay.log"))
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|x| x.contains("backend") || x.contains("fallback"))
+                .map(|x| x.trim_start_matches("relay: ").to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let _ = fs::remove_dir_all(&scratch);
+    let section = render(
+        cpus, generators, per_worker, smoke, &backend, &one, &scaling,
+    );
     let results = match o.results {
         Some(r) => r,
         None => workspace_root()?.join("benches").join("RESULTS.md"),
@@ -366,6 +376,7 @@ fn render(
     generators: usize,
     per_worker: usize,
     smoke: bool,
+    backend: &str,
     one: &[(bool, Vec<Run>)],
     scaling: &[Run],
 ) -> String {
@@ -393,6 +404,7 @@ fn render(
         let _ = writeln!(s, "- **Smoke run**: do not quote these numbers.");
     }
     let _ = writeln!(s, "- Machine: {cpu}, {cpus} CPUs, kernel {kernel}");
+    let _ = writeln!(s, "- Relay (last run): {backend}");
     let _ = writeln!(
         s,
         "- Set-up: loopback, {SECONDS} s of traffic per point, 50 pps per call each way, SRTP \
@@ -489,7 +501,15 @@ mod tests {
     fn knee_and_section() {
         let runs = vec![run(1000, 0.0), run(1500, 0.0), run(2000, 0.01)];
         assert_eq!(knee(&runs), Some(1500));
-        let s = render(16, 3, 1500, false, &[(true, runs)], &[run(3000, 0.0)]);
+        let s = render(
+            16,
+            3,
+            1500,
+            false,
+            "worker 0 on CPU 0: io_uring backend",
+            &[(true, runs)],
+            &[run(3000, 0.0)],
+        );
         assert!(s.starts_with(BEGIN) && s.ends_with(END));
         assert!(s.contains("Multiplexed: **1500** calls per core"), "{s}");
         assert!(

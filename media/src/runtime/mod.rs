@@ -26,7 +26,7 @@ pub use plane::{
     CallLegs, LegPorts, LegRef, LegRequest, MediaPlane, PlaneConfig, PlaneError, PlaneEvent,
     PlaneStats, Side,
 };
-pub use sockets::{pin_to_core, UdpBatch, BATCH_DATAGRAM};
+pub use sockets::{pin_to_core, raise_open_files_limit, UdpBatch, BATCH_DATAGRAM};
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};

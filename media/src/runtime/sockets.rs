@@ -772,6 +772,32 @@ pub(crate) fn write_sockaddr(addr: &SocketAddr, s: &mut libc::sockaddr_storage) 
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit (every media leg holds a
+/// socket or two, and the default soft limit is often 1,024). Returns (soft, hard) as they are
+/// afterwards.
+pub fn raise_open_files_limit() -> io::Result<(u64, u64)> {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if l.rlim_cur < l.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: l.rlim_max,
+            rlim_max: l.rlim_max,
+        };
+        // SAFETY: setrlimit reads one rlimit from the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        l = raised;
+    }
+    Ok((l.rlim_cur, l.rlim_max))
+}
+
 /// Pins the calling thread to `core`.
 pub fn pin_to_core(core: usize) -> io::Result<()> {
     // SAFETY: cpu_set_t is a plain bit set; all-zero is the empty set.
@@ -855,10 +881,7 @@ impl UdpBatch {
             return Ok(0);
         };
         let seg = first.len();
-        let fit = (GSO_MAX_BYTES / seg.max(1))
-            .min(self.capacity)
-            .min(GSO_MAX_SEGMENTS)
-            .max(1);
+        let fit = (GSO_MAX_BYTES / seg.max(1)).clamp(1, self.capacity.min(GSO_MAX_SEGMENTS));
         let segments = &segments[..segments.len().min(fit)];
         let shape_ok = seg > 0
             && segments.iter().enumerate().all(|(i, s)| {

@@ -53,6 +53,9 @@ pub(crate) struct Options {
     pub(crate) direction: Direction,
     /// Outside legs multiplexed on the relay's traversal pair (the client end plays an E).
     pub(crate) mux: bool,
+    /// With `mux`: this traversal pair (its RTP port) for every call, as one E's pair would
+    /// carry them; `None`: the relay picks.
+    pub(crate) mux_pair: Option<u16>,
     /// Start the traffic at this wall-clock time (ms since the Unix epoch), so that several
     /// generators send together; set-up must be done by then.
     pub(crate) start_at_ms: Option<u64>,
@@ -95,6 +98,7 @@ impl Options {
             relay_pid: None,
             direction: Direction::Both,
             mux: false,
+            mux_pair: None,
             start_at_ms: None,
         };
         let mut it = args.iter();
@@ -137,6 +141,10 @@ impl Options {
                         "down" => Direction::Down,
                         _ => return Err(bad("expected both, up or down")),
                     }
+                }
+                "--mux-pair" => {
+                    o.mux = true;
+                    o.mux_pair = Some(v.parse().map_err(|_| bad("not a port"))?)
                 }
                 "--start-at" => {
                     o.start_at_ms = Some(v.parse().map_err(|_| bad("not ms since the epoch"))?)
@@ -359,7 +367,10 @@ impl Target {
                     ),
                 };
                 if o.mux {
-                    a["mux"] = json!(true);
+                    a["mux"] = match o.mux_pair {
+                        Some(p) => json!({"pair": p}),
+                        None => json!(true),
+                    };
                     if let Some(m) = a.as_object_mut() {
                         m.remove("rtcp_mux");
                     }

@@ -39,7 +39,7 @@ commands:
       stats, info; see edge/src/relay_cmd.rs). Default control socket /run/portico-relay.sock,
       bind 127.0.0.1, one unpinned worker, backend auto.
   loadgen [--control PATH | --rtpengine IP:PORT] [--calls N] [--seconds S] [--pps N] [--size BYTES]
-          [--suite NAME|plain] [--direction both|up|down] [--mux] [--core N] [--relay-ip IP]
+          [--suite NAME|plain] [--direction both|up|down] [--mux | --mux-pair P] [--core N] [--relay-ip IP]
           [--no-verify] [--relay-pid PID] [--start-at UNIX_MS]
       Sets N calls up on an `edge relay` (ports from its media range) or on rtpengine through
       its ng port (default 100 calls, 10 s, 50 pps, 172 bytes, AES_CM_128_HMAC_SHA1_80), sends
@@ -47,7 +47,8 @@ commands:
       reordering, jitter and one-way added latency percentiles as JSON; with --relay-pid, also
       the relay's CPU time during the traffic (set-up and teardown excluded). With --mux the
       outside legs are multiplexed on the relay's traversal pair (start it with --mux-pairs) and
-      the client end sends to it in UDP GSO batches, as an E would. --start-at starts the traffic
+      the client end sends to it in UDP GSO batches, as an E would (--mux-pair P: every call on
+      the traversal pair P, as one E's pair carries them). --start-at starts the traffic
       at a wall-clock time, so that several generators send together.
   version
       Prints the version.

@@ -10,8 +10,9 @@
 //!    traversal pair). Loss against offered calls, relay CPU per packet, latency; the knee is the
 //!    last load before the first with ≥ 0.1 % loss.
 //! 2. **Scaling.** W workers on CPUs 0..W, W traversal pairs (one per worker), W generators on
-//!    the next W CPUs, [`CALLS_PER_WORKER`] multiplexed calls per worker: whether calls per core
-//!    hold as cores are added.
+//!    the next W CPUs, generator g playing the E of pair g (as one E's pair carries its calls),
+//!    [`CALLS_PER_WORKER`] multiplexed calls per worker: whether calls per core hold as cores
+//!    are added.
 //!
 //! Relay CPU is read from `/proc/PID/stat` by this task at the shared start instant and at the
 //! end of the traffic (plus a 0.5 s drain), so set-up and teardown are outside it.
@@ -144,7 +145,9 @@ fn now_ms() -> u64 {
 }
 
 /// Runs `calls` calls through `relay`, shared by `generators` generators on the CPUs from
-/// `first_core` on, all starting at one instant.
+/// `first_core` on, all starting at one instant. With `pairs`, generator g puts its calls on
+/// traversal pair g (of `pairs`).
+#[allow(clippy::too_many_arguments)]
 fn run_load(
     edge: &Path,
     relay: &Relay,
@@ -153,6 +156,7 @@ fn run_load(
     first_core: usize,
     calls: usize,
     mux: bool,
+    pairs: Option<usize>,
 ) -> Result<Run, String> {
     let share = calls.div_ceil(generators);
     let setup = Duration::from_secs(2) + Duration::from_millis(calls as u64);
@@ -173,8 +177,16 @@ fn run_load(
             .arg(&relay.control)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if mux {
-            cmd.arg("--mux");
+        match pairs {
+            // Generator g plays the E of traversal pair g: all its calls on that pair, as one
+            // E's pair carries them (and so on the worker that owns the pair).
+            Some(n) if n > 0 => {
+                cmd.args(["--mux-pair", &(36000 + 2 * (g % n)).to_string()]);
+            }
+            _ if mux => {
+                cmd.arg("--mux");
+            }
+            _ => {}
         }
         gens.push(cmd.spawn().map_err(|e| format!("starting loadgen: {e}"))?);
     }
@@ -317,7 +329,7 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
         let relay = start_relay(&edge, &scratch, 1, 1)?;
         let mut runs = Vec::new();
         for &calls in sweep {
-            let r = run_load(&edge, &relay, 1, generators, 1, calls, mux)?;
+            let r = run_load(&edge, &relay, 1, generators, 1, calls, mux, None)?;
             let lossy = r.loss >= KNEE_LOSS;
             let far = r.loss >= 0.05;
             runs.push(r);
@@ -343,6 +355,7 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
             first_gen,
             per_worker * w,
             true,
+            Some(w),
         )?);
         drop(relay);
         w *= 2;
@@ -413,7 +426,8 @@ fn render(
          CPUs, each with its share of the calls, all starting at T. Relay CPU = the relay \
          process's user + system time from T to the end of the traffic plus 0.5 s (read here \
          from `/proc`). Multiplexed = the C role as deployed: outside legs on the traversal \
-         pair(s), GSO/GRO."
+         pair(s), GSO/GRO; in the scaling runs generator g plays the E of traversal pair g (worker \
+         g), as one E's pair carries its calls."
     );
     let _ = writeln!(
         s,

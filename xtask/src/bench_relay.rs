@@ -27,12 +27,13 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::relay_process::{self, RelayProcess as Running};
 use crate::{cargo, run_checked, target_dir, workspace_root};
 
 const BEGIN: &str = "<!-- relay:begin -->";
@@ -141,19 +142,6 @@ impl Point {
     }
 }
 
-struct Running {
-    child: Child,
-    control: PathBuf,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_file(&self.control);
-    }
-}
-
 fn spawn(relay: Relay, edge: &Path, scratch: &Path, control: &Path) -> Result<Child, String> {
     let log = fs::File::create(scratch.join(format!("{}.log", relay.name())))
         .map_err(|e| format!("relay log: {e}"))?;
@@ -194,42 +182,24 @@ fn spawn(relay: Relay, edge: &Path, scratch: &Path, control: &Path) -> Result<Ch
     .map_err(|e| format!("starting {}: {e}", relay.name()))
 }
 
-/// Starts `relay` and waits until it answers. A relay that exits at once is started again for
-/// a while: the previous relay's ports can outlive it briefly (the kernel finishes tearing down
-/// an io_uring instance, and the sockets it holds, after the process is gone).
+/// Starts `relay` and waits until it answers (see [`relay_process::start`]).
 fn start(relay: Relay, edge: &Path, scratch: &Path) -> Result<Running, String> {
     let control = scratch.join("relay.sock");
-    let _ = fs::remove_file(&control);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut running = Running {
-        child: spawn(relay, edge, scratch, &control)?,
-        control,
-    };
-    loop {
-        let ready = if relay.ours() {
-            running.control.exists()
-        } else {
-            ng_ping()
-        };
-        if ready {
-            return Ok(running);
-        }
-        if Instant::now() > deadline {
-            let log = fs::read_to_string(scratch.join(format!("{}.log", relay.name())))
-                .unwrap_or_default();
-            return Err(format!(
-                "{} did not come up in 30 s: {}",
-                relay.name(),
-                log.trim()
-            ));
-        }
-        if let Ok(Some(_)) = running.child.try_wait() {
-            std::thread::sleep(Duration::from_millis(500));
-            running.child = spawn(relay, edge, scratch, &running.control)?;
-            continue;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let log = scratch.join(format!("{}.log", relay.name()));
+    relay_process::start(
+        relay.name(),
+        control.clone(),
+        &log,
+        relay_process::START_WAIT,
+        || spawn(relay, edge, scratch, &control),
+        |r| {
+            if relay.ours() {
+                r.control.exists()
+            } else {
+                ng_ping()
+            }
+        },
+    )
 }
 
 fn ng_ping() -> bool {
@@ -363,13 +333,7 @@ fn measure(
 ) -> Result<Outcome, String> {
     let running = start(relay, edge, scratch)?;
     let backend = if relay.ours() {
-        fs::read_to_string(scratch.join(format!("{}.log", relay.name())))
-            .ok()
-            .and_then(|l| {
-                l.lines()
-                    .find(|x| x.contains("backend") || x.contains("fallback"))
-                    .map(|x| x.trim_start_matches("relay: ").to_string())
-            })
+        relay_process::backend_line(&scratch.join(format!("{}.log", relay.name())))
             .unwrap_or_default()
     } else {
         "rtpengine-daemon, userspace forwarding (--table=-1)".to_string()
@@ -522,14 +486,8 @@ fn fmt_us(v: Option<f64>) -> String {
 
 fn render(outcomes: &[Outcome], quick: bool, seconds: f64, plot: Option<&str>) -> String {
     let mut s = String::new();
-    let date = Command::new("date")
-        .args(["-u", "+%F"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let cpu = crate::command_output("sh", &["-c", "grep -m1 'model name' /proc/cpuinfo"])
-        .and_then(|l| l.split_once(':').map(|(_, m)| m.trim().to_string()))
-        .unwrap_or_else(|| "unknown".into());
+    let date = relay_process::utc_date();
+    let cpu = crate::criterion_results::cpu_model();
     let _ = writeln!(
         s,
         "{BEGIN}\n## Media relay: portico vs rtpengine, one core each\n"

@@ -26,10 +26,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::relay_process::{self, RelayProcess as Relay};
 use crate::{cargo, run_checked, target_dir, workspace_root};
 
 const BEGIN: &str = "<!-- relay-scaling:begin -->";
@@ -65,19 +66,6 @@ impl Run {
     }
 }
 
-struct Relay {
-    child: Child,
-    control: PathBuf,
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_file(&self.control);
-    }
-}
-
 fn cpu_list(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|c| c.to_string())
@@ -85,17 +73,14 @@ fn cpu_list(first: usize, n: usize) -> String {
         .join(",")
 }
 
-/// Starts `edge relay` with `workers` workers on CPUs 0..workers and `pairs` traversal pairs;
-/// retried for a while if it exits at once (ports of the previous relay can outlive it
-/// briefly).
+/// Starts `edge relay` with `workers` workers on CPUs 0..workers and `pairs` traversal pairs.
 fn start_relay(edge: &Path, scratch: &Path, workers: usize, pairs: usize) -> Result<Relay, String> {
     let control = scratch.join("scaling.sock");
+    let log = scratch.join("scaling-relay.log");
     let cores = cpu_list(0, workers);
     let mux: Vec<String> = (0..pairs).map(|i| (36000 + 2 * i).to_string()).collect();
     let spawn = || -> Result<Child, String> {
-        let _ = fs::remove_file(&control);
-        let log = fs::File::create(scratch.join("scaling-relay.log"))
-            .map_err(|e| format!("relay log: {e}"))?;
+        let out = fs::File::create(&log).map_err(|e| format!("relay log: {e}"))?;
         Command::new(edge)
             .args(["relay", "--cores", &cores, "--backend", "auto"])
             .args(["--range", "20000-59999", "--quarantine", "0"])
@@ -103,39 +88,18 @@ fn start_relay(edge: &Path, scratch: &Path, workers: usize, pairs: usize) -> Res
             .arg("--control")
             .arg(&control)
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(out)
             .spawn()
             .map_err(|e| format!("starting edge relay: {e}"))
     };
-    let mut relay = Relay {
-        child: spawn()?,
-        control: control.clone(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !relay.control.exists() {
-        if Instant::now() > deadline {
-            let log = fs::read_to_string(scratch.join("scaling-relay.log")).unwrap_or_default();
-            return Err(format!(
-                "edge relay did not come up in 30 s: {}",
-                log.trim()
-            ));
-        }
-        if let Ok(Some(_)) = relay.child.try_wait() {
-            std::thread::sleep(Duration::from_millis(500));
-            relay.child = spawn()?;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(relay)
-}
-
-/// User + system CPU of process `pid`, all threads.
-fn cpu_of(pid: u32) -> Option<f64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
+    relay_process::start(
+        "edge relay",
+        control.clone(),
+        &log,
+        relay_process::START_WAIT,
+        spawn,
+        |r| r.control.exists(),
+    )
 }
 
 fn now_ms() -> u64 {
@@ -198,9 +162,9 @@ fn run_load(
         }
     };
     until(start_at);
-    let cpu0 = cpu_of(pid).ok_or("cannot read the relay's CPU time")?;
+    let cpu0 = relay_process::cpu_seconds(pid).ok_or("cannot read the relay's CPU time")?;
     until(start_at + (SECONDS * 1000.0) as u64 + 500);
-    let cpu1 = cpu_of(pid).ok_or("cannot read the relay's CPU time")?;
+    let cpu1 = relay_process::cpu_seconds(pid).ok_or("cannot read the relay's CPU time")?;
     let mut run = Run {
         workers,
         generators: gens.len(),
@@ -361,13 +325,7 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
         w *= 2;
     }
 
-    let backend = fs::read_to_string(scratch.join("scaling-relay.log"))
-        .ok()
-        .and_then(|l| {
-            l.lines()
-                .find(|x| x.contains("backend") || x.contains("fallback"))
-                .map(|x| x.trim_start_matches("relay: ").to_string())
-        })
+    let backend = relay_process::backend_line(&scratch.join("scaling-relay.log"))
         .unwrap_or_else(|| "unknown".into());
     let _ = fs::remove_dir_all(&scratch);
     let section = render(
@@ -394,14 +352,8 @@ fn render(
     scaling: &[Run],
 ) -> String {
     let mut s = String::new();
-    let date = Command::new("date")
-        .args(["-u", "+%F"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let cpu = crate::command_output("sh", &["-c", "grep -m1 'model name' /proc/cpuinfo"])
-        .and_then(|l| l.split_once(':').map(|(_, m)| m.trim().to_string()))
-        .unwrap_or_else(|| "unknown".into());
+    let date = relay_process::utc_date();
+    let cpu = crate::criterion_results::cpu_model();
     let kernel = crate::command_output("uname", &["-r"]).unwrap_or_default();
     let _ = writeln!(
         s,

@@ -32,6 +32,7 @@ mod bench_srtp;
 mod criterion_results;
 mod deps;
 mod fuzz;
+mod relay_process;
 
 use std::ffi::OsString;
 use std::fs;

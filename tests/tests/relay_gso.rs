@@ -129,32 +129,18 @@ fn round_up(
         .enumerate()
         .map(|(c, &(id, _))| (id, c))
         .collect();
-    let mut seen = vec![false; ids.len()];
-    let until = Instant::now() + WAIT;
-    while seen.iter().any(|s| !s) {
-        if Instant::now() > until {
-            return Err(format!("round {seq}: the E got {seen:?}"));
-        }
-        let mut bad = None;
-        let n = e_peer
-            .recv(|from, d| {
-                let id = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
-                match by_id.get(&id) {
-                    Some(&c) if from.port() == MUX_PAIR && d[4..] == packets[c][..] => {
-                        seen[c] = true
-                    }
-                    _ => bad = Some(format!("round {seq}: unexpected datagram from {from}")),
-                }
-            })
-            .map_err(|e| e.to_string())?;
-        if let Some(b) = bad {
-            return Err(b);
-        }
-        if n == 0 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-    Ok(())
+    receive_each(
+        e_peer,
+        ids.len(),
+        &format!("round {seq}: the E"),
+        |from, d| {
+            let id = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+            by_id
+                .get(&id)
+                .copied()
+                .filter(|&c| from.port() == MUX_PAIR && d[4..] == packets[c][..])
+        },
+    )
 }
 
 /// The E peer sends one GSO batch (one framed packet per call); the phone must get each call's
@@ -183,23 +169,44 @@ fn round_down(
             .map_err(|e| e.to_string())?;
     }
     let by_port: HashMap<u16, usize> = ids.iter().enumerate().map(|(c, &(_, p))| (p, c)).collect();
-    let mut seen = vec![false; ids.len()];
+    receive_each(
+        phone,
+        ids.len(),
+        &format!("round {seq}: the phone"),
+        |from, d| {
+            by_port
+                .get(&from.port())
+                .copied()
+                .filter(|&c| *d == framed[c][4..])
+        },
+    )
+}
+
+/// Reads `socket` until each of `n` calls' datagrams has come, as `which` says (the call a
+/// datagram is, or `None` for one that must not come).
+fn receive_each(
+    socket: &mut UdpBatch,
+    n: usize,
+    who: &str,
+    which: impl Fn(SocketAddr, &[u8]) -> Option<usize>,
+) -> Result<(), String> {
+    let mut seen = vec![false; n];
     let until = Instant::now() + WAIT;
     while seen.iter().any(|s| !s) {
         if Instant::now() > until {
-            return Err(format!("round {seq}: the phone got {seen:?}"));
+            return Err(format!("{who} got {seen:?}"));
         }
         let mut bad = None;
-        let n = phone
-            .recv(|from, d| match by_port.get(&from.port()) {
-                Some(&c) if *d == framed[c][4..] => seen[c] = true,
-                _ => bad = Some(format!("round {seq}: unexpected datagram from {from}")),
+        let got = socket
+            .recv(|from, d| match which(from, d) {
+                Some(c) => seen[c] = true,
+                None => bad = Some(format!("{who}: unexpected datagram from {from}")),
             })
             .map_err(|e| e.to_string())?;
         if let Some(b) = bad {
             return Err(b);
         }
-        if n == 0 {
+        if got == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
     }

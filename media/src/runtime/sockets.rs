@@ -141,12 +141,7 @@ impl GroRecv {
         // lengths; all outlive the call.
         let r = unsafe { libc::recvmsg(fd, &mut hdr, libc::MSG_DONTWAIT) };
         if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(None)
-            } else {
-                Err(e)
-            };
+            return would_block_as(None);
         }
         let total = (r as usize).min(self.buf.len());
         let control_len = hdr.msg_controllen.min(self.control.0.len());
@@ -690,6 +685,17 @@ pub(crate) fn set_buffer_sizes(fd: RawFd, bytes: usize) -> io::Result<usize> {
     Ok(usize::try_from(got).unwrap_or(0))
 }
 
+/// The error of a failed non-blocking call: `Ok(nothing)` when it would have blocked (nothing to
+/// read, or no room to send), the error otherwise.
+fn would_block_as<T>(nothing: T) -> io::Result<T> {
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::WouldBlock {
+        Ok(nothing)
+    } else {
+        Err(e)
+    }
+}
+
 /// `setsockopt(fd, level, name, &value)` for an `int` option.
 pub(crate) fn set_int_option(
     fd: RawFd,
@@ -917,12 +923,7 @@ impl UdpBatch {
         // the caller's slices, which outlive the call), address and control storage.
         let r = unsafe { libc::sendmsg(self.socket.as_raw_fd(), &hdr, libc::MSG_DONTWAIT) };
         if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(0)
-            } else {
-                Err(e)
-            };
+            return would_block_as(0);
         }
         Ok(segments.len())
     }
@@ -986,12 +987,7 @@ impl UdpBatch {
             )
         };
         if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(0)
-            } else {
-                Err(e)
-            };
+            return would_block_as(0);
         }
         Ok(r as usize)
     }
@@ -1018,12 +1014,7 @@ impl UdpBatch {
             )
         };
         if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(0)
-            } else {
-                Err(e)
-            };
+            return would_block_as(0);
         }
         let n = r as usize;
         for i in 0..n {

@@ -194,6 +194,19 @@ union SockAddr {
     v6: libc::sockaddr_in6,
 }
 
+impl SockAddr {
+    /// All zero (no family): every byte initialised.
+    const ZERO: SockAddr = SockAddr {
+        v6: libc::sockaddr_in6 {
+            sin6_family: 0,
+            sin6_port: 0,
+            sin6_flowinfo: 0,
+            sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
+            sin6_scope_id: 0,
+        },
+    };
+}
+
 /// What one `sendmsg` reads: its header, its one `iovec`, its destination.
 #[repr(C)]
 struct SendSlot {
@@ -485,15 +498,7 @@ impl UringIo {
                 iov_base: ptr::null_mut(),
                 iov_len: 0,
             },
-            addr: SockAddr {
-                v6: libc::sockaddr_in6 {
-                    sin6_family: 0,
-                    sin6_port: 0,
-                    sin6_flowinfo: 0,
-                    sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
-                    sin6_scope_id: 0,
-                },
-            },
+            addr: SockAddr::ZERO,
         };
         let sends: Box<[SendSlot]> = (0..total).map(|_| zero_slot()).collect();
         let zero_iov = libc::iovec {
@@ -1364,15 +1369,7 @@ impl Io for UringIo {
                         iov_base: ptr::null_mut(),
                         iov_len: 0,
                     },
-                    name: SockAddr {
-                        v6: libc::sockaddr_in6 {
-                            sin6_family: 0,
-                            sin6_port: 0,
-                            sin6_flowinfo: 0,
-                            sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
-                            sin6_scope_id: 0,
-                        },
-                    },
+                    name: SockAddr::ZERO,
                     control: ControlBuf([0; 64]),
                     buf: vec![0u8; GRO_BUFFER].into_boxed_slice(),
                 }))
@@ -1669,15 +1666,7 @@ mod tests {
     fn names_parse_and_write_back() {
         for a in ["198.18.0.1:36000", "[2001:db8::7]:5004", "127.0.0.1:1"] {
             let addr: SocketAddr = a.parse().unwrap();
-            let mut s = SockAddr {
-                v6: libc::sockaddr_in6 {
-                    sin6_family: 0,
-                    sin6_port: 0,
-                    sin6_flowinfo: 0,
-                    sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
-                    sin6_scope_id: 0,
-                },
-            };
+            let mut s = SockAddr::ZERO;
             let len = write_addr(&mut s, &addr) as usize;
             // SAFETY: SockAddr is a plain C union of 28 bytes, all initialised (v6 first).
             let bytes: [u8; 28] = unsafe { std::mem::transmute(s) };

@@ -24,7 +24,7 @@ mod uring;
 
 pub use plane::{
     CallLegs, LegPorts, LegRef, LegRequest, MediaPlane, PlaneConfig, PlaneError, PlaneEvent,
-    PlaneStats, Side,
+    PlaneStats, PortEvent, PortObserver, Side,
 };
 pub use sockets::{pin_to_core, raise_open_files_limit, UdpBatch, BATCH_DATAGRAM};
 

@@ -19,6 +19,9 @@
 //! The plane's bookkeeping sits behind one mutex, taken only on the control path (allocate,
 //! release, update, stats, events), never by a worker: the packet path stays lock-free. The
 //! lock is not held while a worker binds sockets.
+//!
+//! A [`PortObserver`] (the XDP program's port table, say) hears which ports have a socket and
+//! on which worker's CPU, and which were released into quarantine, in the order it happens.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -295,6 +298,40 @@ struct CallRecord {
     legs: [LegId; 2],
     pairs: Vec<PortPair>,
     mux: Vec<(usize, u32)>,
+    /// The call's own ports that have a socket (not the traversal ports it shares).
+    open: Vec<u16>,
+}
+
+/// What happened to a media port, for whoever filters and steers datagrams before they reach
+/// the workers (the XDP program's port table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortEvent {
+    /// A leg's socket is bound on `port`, owned by the worker on `cpu` (`None`: not pinned).
+    Open {
+        /// The port.
+        port: u16,
+        /// The owning worker's CPU.
+        cpu: Option<usize>,
+    },
+    /// A multiplexed traversal port, owned by the worker on `cpu`.
+    Traversal {
+        /// The port.
+        port: u16,
+        /// The owning worker's CPU.
+        cpu: Option<usize>,
+    },
+    /// Released: no socket any more; in quarantine until the allocator hands it out again.
+    Quarantined {
+        /// The port.
+        port: u16,
+    },
+}
+
+/// Hears [`PortEvent`]s. Called on the control path, under the plane's lock (so events arrive
+/// in the order they happen): it must not call back into the plane.
+pub trait PortObserver: Send + Sync {
+    /// One event.
+    fn port_event(&self, event: PortEvent);
 }
 
 /// What a call took before its worker set it up.
@@ -304,9 +341,11 @@ struct Taken {
     mux: Vec<(usize, u32)>,
 }
 
-#[derive(Debug)]
 struct State {
     alloc: PortAllocator,
+    observer: Option<std::sync::Arc<dyn PortObserver>>,
+    /// The CPU of each worker (`None`: not pinned).
+    cores: Vec<Option<usize>>,
     calls: HashMap<u64, CallRecord>,
     by_worker_leg: HashMap<(usize, LegId), LegRef>,
     load: Vec<usize>,
@@ -315,11 +354,30 @@ struct State {
     bind_conflicts: u64,
 }
 
+impl core::fmt::Debug for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("State")
+            .field("alloc", &self.alloc)
+            .field("calls", &self.calls.len())
+            .field("observer", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl State {
+    fn tell(&self, event: PortEvent) {
+        if let Some(o) = &self.observer {
+            o.port_event(event);
+        }
+    }
+
     /// Gives back what a released call took: its pairs go into quarantine.
     fn give_back(&mut self, taken: &Taken, now: Instant) {
         for &p in &taken.pairs {
-            let _ = self.alloc.release(p, now);
+            if self.alloc.release(p, now).is_ok() {
+                self.tell(PortEvent::Quarantined { port: p.rtp });
+                self.tell(PortEvent::Quarantined { port: p.rtcp });
+            }
         }
         self.free_mux_ids(taken);
     }
@@ -551,6 +609,8 @@ impl MediaPlane {
             workers,
             state: Mutex::new(State {
                 alloc,
+                observer: None,
+                cores: cfg.cores.clone(),
                 calls: HashMap::new(),
                 by_worker_leg: HashMap::new(),
                 load: vec![0; n],
@@ -566,6 +626,26 @@ impl MediaPlane {
         // A panic while holding the lock leaves consistent bookkeeping (every change is made
         // whole before the next one starts), so a poisoned lock is used as it is.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells `observer` about every port as it opens, serves traversal or is released, starting
+    /// with the traversal ports and the ports of the calls in place. Replaces any observer set
+    /// before.
+    pub fn set_port_observer(&self, observer: std::sync::Arc<dyn PortObserver>) {
+        let mut st = self.state();
+        for m in &st.mux {
+            let cpu = st.cores.get(m.worker).copied().flatten();
+            for port in [m.rtp, m.rtp + 1] {
+                observer.port_event(PortEvent::Traversal { port, cpu });
+            }
+        }
+        for c in st.calls.values() {
+            let cpu = st.cores.get(c.worker).copied().flatten();
+            for &port in &c.open {
+                observer.port_event(PortEvent::Open { port, cpu });
+            }
+        }
+        st.observer = Some(observer);
     }
 
     /// The workers (backend, core).
@@ -616,6 +696,18 @@ impl MediaPlane {
             match w.try_allocate(a.leg, b.leg) {
                 Ok((la, lb)) => {
                     let mut st = self.state();
+                    let mux_ports: Vec<u16> =
+                        st.mux.iter().flat_map(|m| [m.rtp, m.rtp + 1]).collect();
+                    let open: Vec<u16> = legs
+                        .iter()
+                        .flat_map(|l| [Some(l.rtp_port), l.rtcp_port])
+                        .flatten()
+                        .filter(|p| !mux_ports.contains(p))
+                        .collect();
+                    let cpu = st.cores.get(worker).copied().flatten();
+                    for &port in &open {
+                        st.tell(PortEvent::Open { port, cpu });
+                    }
                     st.calls.insert(
                         call,
                         CallRecord {
@@ -623,6 +715,7 @@ impl MediaPlane {
                             legs: [la, lb],
                             pairs: taken.pairs,
                             mux: taken.mux,
+                            open,
                         },
                     );
                     st.by_worker_leg.insert((worker, la), legs[0].leg);
@@ -788,5 +881,101 @@ impl MediaPlane {
                 return Some(PlaneEvent { leg, event });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    struct Record(Mutex<Vec<PortEvent>>);
+
+    impl PortObserver for Record {
+        fn port_event(&self, event: PortEvent) {
+            self.0.lock().unwrap().push(event);
+        }
+    }
+
+    #[test]
+    fn the_port_observer_hears_opens_traversal_and_quarantine_in_order() {
+        let mut cfg = PlaneConfig {
+            backend: BackendChoice::Sockets,
+            cores: vec![None],
+            mux_pairs: vec![23000],
+            ..PlaneConfig::default()
+        };
+        cfg.ports.range = PortRange::new(23000, 23099).unwrap();
+        let plane = MediaPlane::spawn(cfg).unwrap();
+        let first = plane
+            .allocate(
+                LegRequest {
+                    ports: LegPorts::Allocate { rtcp_mux: false },
+                    leg: LegConfig::plain(0, Some("127.0.0.1:9".parse().unwrap())),
+                },
+                LegRequest {
+                    ports: LegPorts::Allocate { rtcp_mux: true },
+                    leg: LegConfig::plain(0, Some("127.0.0.1:9".parse().unwrap())),
+                },
+            )
+            .unwrap();
+        let rec = Arc::new(Record::default());
+        plane.set_port_observer(rec.clone());
+        let [a, b] = first.legs;
+        let replay = rec.0.lock().unwrap().clone();
+        assert_eq!(
+            replay,
+            [
+                PortEvent::Traversal {
+                    port: 23000,
+                    cpu: None
+                },
+                PortEvent::Traversal {
+                    port: 23001,
+                    cpu: None
+                },
+                PortEvent::Open {
+                    port: a.rtp_port,
+                    cpu: None
+                },
+                PortEvent::Open {
+                    port: a.rtcp_port.unwrap(),
+                    cpu: None
+                },
+                PortEvent::Open {
+                    port: b.rtp_port,
+                    cpu: None
+                },
+            ],
+            "traversal ports, then the call in place (its idle RTCP port has no socket)"
+        );
+        // A multiplexed call: only its own port opens; its release quarantines its pair.
+        let second = plane
+            .allocate(
+                LegRequest {
+                    ports: LegPorts::Mux {
+                        pair: None,
+                        id: None,
+                    },
+                    leg: LegConfig::plain(0, Some("127.0.0.1:9".parse().unwrap())),
+                },
+                LegRequest {
+                    ports: LegPorts::Allocate { rtcp_mux: true },
+                    leg: LegConfig::plain(0, Some("127.0.0.1:9".parse().unwrap())),
+                },
+            )
+            .unwrap();
+        let c = second.legs[1].rtp_port;
+        plane.release(second.legs[0].leg).unwrap();
+        let events = rec.0.lock().unwrap()[replay.len()..].to_vec();
+        assert_eq!(
+            events,
+            [
+                PortEvent::Open { port: c, cpu: None },
+                PortEvent::Quarantined { port: c },
+                PortEvent::Quarantined { port: c + 1 },
+            ]
+        );
     }
 }

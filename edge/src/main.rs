@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod flood;
 mod loadgen;
 mod ng;
 mod relay_cmd;
@@ -50,6 +51,11 @@ commands:
       the client end sends to it in UDP GSO batches, as an E would (--mux-pair P: every call on
       the traversal pair P, as one E's pair carries them). --start-at starts the traffic
       at a wall-clock time, so that several generators send together.
+  flood [--target IP] [--bind IP] [--range FIRST-LAST] [--seconds S] [--size BYTES] [--rtp]
+        [--core N]
+      Sends UDP as fast as one core can from one socket (one hot source) at the ports of the
+      range (default 36002-59999 on 127.0.0.1, 5 s, 172-byte garbage; --rtp: RTP-shaped
+      payloads), and prints the packets sent and the rate as JSON. For the XDP flood bench.
   version
       Prints the version.
   help
@@ -69,6 +75,9 @@ fn main() -> ExitCode {
         "relay" => relay_cmd::Options::parse(rest).and_then(relay_cmd::run),
         "loadgen" => loadgen::Options::parse(rest)
             .and_then(|o| loadgen::run(&o))
+            .map(|summary| println!("{summary:#}")),
+        "flood" => flood::Options::parse(rest)
+            .and_then(|o| flood::run(&o))
             .map(|summary| println!("{summary:#}")),
         "version" | "--version" | "-V" => {
             println!("edge {}", env!("CARGO_PKG_VERSION"));

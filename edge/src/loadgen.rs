@@ -46,6 +46,8 @@ pub(crate) struct Options {
     pub(crate) suite: Option<Suite>,
     pub(crate) core: Option<usize>,
     pub(crate) relay_ip: std::net::IpAddr,
+    /// The address the client and phone sockets bind to (default: the relay's, for loopback).
+    pub(crate) bind: Option<std::net::IpAddr>,
     pub(crate) verify: bool,
     /// Sample this process's CPU time (the relay's) at the start and end of the traffic.
     pub(crate) relay_pid: Option<u32>,
@@ -94,6 +96,7 @@ impl Options {
             suite: Some(Suite::AesCm128HmacSha1_80),
             core: None,
             relay_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            bind: None,
             verify: true,
             relay_pid: None,
             direction: Direction::Both,
@@ -134,6 +137,7 @@ impl Options {
                 }
                 "--core" => o.core = Some(v.parse().map_err(|_| bad("not a CPU number"))?),
                 "--relay-ip" => o.relay_ip = v.parse().map_err(|_| bad("not an IP address"))?,
+                "--bind" => o.bind = Some(v.parse().map_err(|_| bad("not an IP address"))?),
                 "--direction" => {
                     o.direction = match v.as_str() {
                         "both" => Direction::Both,
@@ -536,7 +540,7 @@ pub(crate) fn run(o: &Options) -> Result<Value, String> {
         pin_to_core(c).map_err(|e| format!("loadgen: pin to core {c}: {e}"))?;
     }
     let bind = |what: &str| {
-        UdpSocket::bind(SocketAddr::new(o.relay_ip, 0))
+        UdpSocket::bind(SocketAddr::new(o.bind.unwrap_or(o.relay_ip), 0))
             .and_then(|s| UdpBatch::new(s, 64))
             .and_then(|b| {
                 // Room for bursts: two sockets carry every call's packets.

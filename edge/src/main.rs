@@ -40,7 +40,8 @@ commands:
       stats, info; see edge/src/relay_cmd.rs). Default control socket /run/portico-relay.sock,
       bind 127.0.0.1, one unpinned worker, backend auto.
   loadgen [--control PATH | --rtpengine IP:PORT] [--calls N] [--seconds S] [--pps N] [--size BYTES]
-          [--suite NAME|plain] [--direction both|up|down] [--mux | --mux-pair P] [--core N] [--relay-ip IP]
+          [--suite NAME|plain] [--direction both|up|down] [--mux | --mux-pair P] [--core N]
+          [--relay-ip IP] [--bind IP]
           [--no-verify] [--relay-pid PID] [--start-at UNIX_MS]
       Sets N calls up on an `edge relay` (ports from its media range) or on rtpengine through
       its ng port (default 100 calls, 10 s, 50 pps, 172 bytes, AES_CM_128_HMAC_SHA1_80), sends

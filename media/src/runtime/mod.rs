@@ -26,7 +26,7 @@ pub use plane::{
     CallLegs, LegPorts, LegRef, LegRequest, MediaPlane, PlaneConfig, PlaneError, PlaneEvent,
     PlaneStats, PortEvent, PortObserver, Side,
 };
-pub use sockets::{pin_to_core, raise_open_files_limit, UdpBatch, BATCH_DATAGRAM};
+pub use sockets::{incoming_cpu, pin_to_core, raise_open_files_limit, UdpBatch, BATCH_DATAGRAM};
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};

@@ -804,6 +804,27 @@ pub fn raise_open_files_limit() -> io::Result<(u64, u64)> {
     Ok((l.rlim_cur, l.rlim_max))
 }
 
+/// The CPU on which the kernel last processed a datagram for `socket` (`SO_INCOMING_CPU`):
+/// where the receive path ran, which XDP CPUMAP steering decides. For tests and diagnostics.
+pub fn incoming_cpu(socket: &UdpSocket) -> io::Result<u32> {
+    let mut cpu: libc::c_int = -1;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the socket is valid; cpu and len are a c_int and its size.
+    let r = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_INCOMING_CPU,
+            (&mut cpu as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    u32::try_from(cpu).map_err(|_| io::Error::other("no datagram processed yet"))
+}
+
 /// Pins the calling thread to `core`.
 pub fn pin_to_core(core: usize) -> io::Result<()> {
     // SAFETY: cpu_set_t is a plain bit set; all-zero is the empty set.
@@ -1038,6 +1059,29 @@ impl UdpBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn incoming_cpu_is_where_the_receive_path_ran() {
+        // On loopback the receive path runs on the sending thread's CPU.
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        assert!(incoming_cpu(&rx).is_err(), "nothing received yet");
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for cpu in 0..cpus.min(4) {
+            std::thread::spawn(move || {
+                pin_to_core(cpu).unwrap();
+                UdpSocket::bind("127.0.0.1:0")
+                    .unwrap()
+                    .send_to(b"x", to)
+                    .unwrap();
+            })
+            .join()
+            .unwrap();
+            let mut b = [0u8; 8];
+            rx.recv_from(&mut b).unwrap();
+            assert_eq!(incoming_cpu(&rx).unwrap(), cpu as u32);
+        }
+    }
 
     #[test]
     fn gso_sends_stop_at_what_one_datagram_can_carry() {

@@ -805,7 +805,8 @@ pub fn raise_open_files_limit() -> io::Result<(u64, u64)> {
 }
 
 /// The CPU on which the kernel last processed a datagram for `socket` (`SO_INCOMING_CPU`):
-/// where the receive path ran, which XDP CPUMAP steering decides. For tests and diagnostics.
+/// where the receive path ran, which XDP CPUMAP steering decides. UDP records it for
+/// connected sockets only. For tests and diagnostics.
 pub fn incoming_cpu(socket: &UdpSocket) -> io::Result<u32> {
     let mut cpu: libc::c_int = -1;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
@@ -1062,18 +1063,18 @@ mod tests {
 
     #[test]
     fn incoming_cpu_is_where_the_receive_path_ran() {
-        // On loopback the receive path runs on the sending thread's CPU.
+        // On loopback the receive path runs on the sending thread's CPU. (UDP records it for
+        // connected sockets.)
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.connect(tx.local_addr().unwrap()).unwrap();
         let to = rx.local_addr().unwrap();
-        assert!(incoming_cpu(&rx).is_err(), "nothing received yet");
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         for cpu in 0..cpus.min(4) {
+            let tx = tx.try_clone().unwrap();
             std::thread::spawn(move || {
                 pin_to_core(cpu).unwrap();
-                UdpSocket::bind("127.0.0.1:0")
-                    .unwrap()
-                    .send_to(b"x", to)
-                    .unwrap();
+                tx.send_to(b"x", to).unwrap();
             })
             .join()
             .unwrap();

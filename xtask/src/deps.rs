@@ -32,6 +32,19 @@ const NFTABLES: Package = Package {
     why: "`nft`: the zone firewall rules of the network-namespace lab",
 };
 
+const CLANG: Package = Package {
+    name: "clang",
+    why: "compiles the XDP program (ebpf/bpf/portico_xdp.c) to BPF",
+};
+const LIBBPF_DEV: Package = Package {
+    name: "libbpf-dev",
+    why: "bpf_helpers.h and friends for the XDP program",
+};
+const LINUX_LIBC_DEV: Package = Package {
+    name: "linux-libc-dev",
+    why: "the kernel's UAPI headers (linux/bpf.h) for the XDP program",
+};
+
 const RTPENGINE: Package = Package {
     name: "rtpengine-daemon",
     why: "rtpengine, the media relay the relay bench compares against",
@@ -42,11 +55,12 @@ const GNUPLOT: Package = Package {
 };
 
 /// What `cargo xtask demo` needs.
-pub(crate) const DEMO: &[Package] = &[GCC];
+pub(crate) const DEMO: &[Package] = &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV];
 /// What `cargo xtask test` (and the benches) need.
 pub(crate) const TEST: &[Package] = &[GCC, PKG_CONFIG, LIBSRTP2_DEV, IPROUTE2, NFTABLES];
 /// What `cargo xtask bench relay` needs.
-pub(crate) const BENCH_RELAY: &[Package] = &[GCC, RTPENGINE, GNUPLOT];
+pub(crate) const BENCH_RELAY: &[Package] =
+    &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV, RTPENGINE, GNUPLOT];
 
 fn installed(name: &str) -> Option<bool> {
     let out = Command::new("dpkg-query")

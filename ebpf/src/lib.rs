@@ -9,7 +9,9 @@
 //!   limit overridable by `-D`, `structs.h`, `maps.h`, `helpers.h`, `parse.h`, one entry point
 //!   `portico_xdp.c`), built by `build.rs` with `clang -O2 -g -target bpf` and embedded;
 //! - the map key and value types shared with it ([`maps`]), checked against the program's BTF;
-//! - [`XdpSteering`], the safe API over aya that loads it, attaches it, and writes its maps.
+//! - [`XdpSteering`], the safe API over aya that loads it, attaches it, and writes its maps;
+//! - [`XdpPortTable`], which keeps the port table in step with a `media::runtime::MediaPlane`
+//!   (its `PortObserver`).
 //!
 //! # Driving it
 //!
@@ -113,12 +115,14 @@
 mod config;
 mod error;
 pub mod maps;
+mod plane;
 mod program;
 mod steering;
 mod verdict;
 
 pub use config::{AttachMode, AttachedMode, PortState, XdpConfig, MAX_CPUMAP_QSIZE};
 pub use error::XdpError;
+pub use plane::{port_state, XdpPortTable};
 pub use program::{OBJECT, PROGRAM};
 pub use steering::{monotonic_now_ns, unavailable_reason, XdpSteering, TEST_RUN_MIN_FRAME};
 pub use verdict::{Count, Counters, Reason, ReasonCounts, TestVerdict, Verdict};

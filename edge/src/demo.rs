@@ -101,8 +101,8 @@ pub(crate) fn run(o: &Options) -> Result<(), String> {
     let control: PathBuf = dir.join("relay.sock");
     let listener = UnixListener::bind(&control)
         .map_err(|e| format!("demo: control socket {}: {e}", control.display()))?;
-    let plane = Arc::new(plane);
-    let serving = Arc::clone(&plane);
+    let node = Arc::new(crate::relay_cmd::Node::new(plane));
+    let serving = Arc::clone(&node);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             crate::relay_cmd::serve(&serving, stream);

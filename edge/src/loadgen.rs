@@ -858,7 +858,7 @@ mod tests {
             let listener = UnixListener::bind(&path).unwrap();
             let server = std::thread::spawn(move || {
                 let (s, _) = listener.accept().unwrap();
-                crate::relay_cmd::serve(&plane, s);
+                crate::relay_cmd::serve(&crate::relay_cmd::Node::new(plane), s);
             });
             let o = Options {
                 control: path.clone(),

@@ -14,6 +14,7 @@ mod loadgen;
 mod ng;
 mod relay_cmd;
 mod srtp_demo;
+mod xdp;
 
 use std::process::ExitCode;
 
@@ -33,12 +34,18 @@ commands:
       checking every packet arrives unchanged. Prints the wall time per packet.
   relay [--control PATH] [--bind IP] [--cores N,N… | --workers N] [--backend auto|uring|sockets]
         [--range FIRST-LAST] [--quarantine SECONDS] [--mux-pairs P,P…] [--inactivity SECONDS]
+        [--xdp IFACE[,IFACE…] [--xdp-mode auto|native|generic] [--xdp-rate PPS[:BURST]]
+         [--no-steering]]
       Runs the media plane alone: one media worker per core (pinned), sharing the media port
       range (default 36002-59999; released pairs wait out the quarantine, default 2 s) and the
       multiplexed traversal pairs (RTP port of each; RTCP on the next). Driven through a Unix
       control socket that takes one JSON request per line (allocate, release, update, rekey,
-      stats, info; see edge/src/relay_cmd.rs). Default control socket /run/portico-relay.sock,
-      bind 127.0.0.1, one unpinned worker, backend auto.
+      stats, info, ban, unban; see edge/src/relay_cmd.rs). Default control socket
+      /run/portico-relay.sock, bind 127.0.0.1, one unpinned worker, backend auto. With --xdp
+      the XDP program filters the media range at the named interfaces' drivers and steers each
+      flow to its worker's CPU (needs pinned workers; --no-steering filters only); a per-source
+      rate limit on the media range with --xdp-rate. Without CAP_BPF, or on a driver without
+      XDP, the relay runs without it and says why.
   loadgen [--control PATH | --rtpengine IP:PORT] [--calls N] [--seconds S] [--pps N] [--size BYTES]
           [--suite NAME|plain] [--direction both|up|down] [--mux | --mux-pair P] [--core N]
           [--relay-ip IP] [--bind IP]

@@ -47,11 +47,30 @@ use media::sdes::CryptoAttribute;
 use media::srtp::{Context, Policy, Suite};
 use serde_json::{json, Value};
 
+use crate::xdp::{Xdp, XdpOptions};
+
 /// Options of `edge relay`.
 #[derive(Debug)]
 pub(crate) struct Options {
     control: PathBuf,
     plane: PlaneConfig,
+    xdp: XdpOptions,
+}
+
+/// What the control socket drives: the media plane and, when it runs, its XDP program.
+pub(crate) struct Node {
+    pub(crate) plane: MediaPlane,
+    pub(crate) xdp: Xdp,
+}
+
+impl Node {
+    /// A plane without XDP.
+    pub(crate) fn new(plane: MediaPlane) -> Node {
+        Node {
+            plane,
+            xdp: Xdp::Off("not asked for (--xdp IFACE)".into()),
+        }
+    }
 }
 
 fn value<'a>(it: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<&'a String, String> {
@@ -72,9 +91,13 @@ impl Options {
         let mut o = Options {
             control: PathBuf::from("/run/portico-relay.sock"),
             plane: PlaneConfig::default(),
+            xdp: XdpOptions::default(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
+            if o.xdp.take(flag, &mut it)? {
+                continue;
+            }
             match flag.as_str() {
                 "--control" => o.control = PathBuf::from(value(&mut it, flag)?),
                 "--bind" => {
@@ -156,6 +179,11 @@ pub(crate) fn run(o: Options) -> Result<(), String> {
         Err(e) => eprintln!("relay: open files limit unchanged: {e}"),
     }
     let plane = MediaPlane::spawn(o.plane.clone()).map_err(|e| format!("relay: {e}"))?;
+    let xdp = crate::xdp::start(&o.xdp, &o.plane);
+    eprintln!("relay: {}", crate::xdp::describe(&xdp));
+    if let Xdp::On(table) = &xdp {
+        plane.set_port_observer(table.clone());
+    }
     for (i, info) in plane.workers().iter().enumerate() {
         let core = info
             .core
@@ -179,18 +207,18 @@ pub(crate) fn run(o: Options) -> Result<(), String> {
     let listener = UnixListener::bind(&o.control)
         .map_err(|e| format!("relay: control socket {}: {e}", o.control.display()))?;
     eprintln!("relay: control on {}", o.control.display());
-    let plane = Arc::new(plane);
-    let events = Arc::clone(&plane);
+    let node = Arc::new(Node { plane, xdp });
+    let events = Arc::clone(&node);
     std::thread::spawn(move || loop {
-        if let Some(e) = events.next_event(Duration::from_secs(1)) {
+        if let Some(e) = events.plane.next_event(Duration::from_secs(1)) {
             eprintln!("relay: {}", event_json(&e));
         }
     });
     for stream in listener.incoming() {
         match stream {
             Ok(s) => {
-                let p = Arc::clone(&plane);
-                std::thread::spawn(move || serve(&p, s));
+                let n = Arc::clone(&node);
+                std::thread::spawn(move || serve(&n, s));
             }
             Err(e) => eprintln!("relay: control accept: {e}"),
         }
@@ -198,7 +226,7 @@ pub(crate) fn run(o: Options) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn serve(plane: &MediaPlane, stream: UnixStream) {
+pub(crate) fn serve(node: &Node, stream: UnixStream) {
     let Ok(mut out) = stream.try_clone() else {
         return;
     };
@@ -207,7 +235,7 @@ pub(crate) fn serve(plane: &MediaPlane, stream: UnixStream) {
         if line.trim().is_empty() {
             continue;
         }
-        let reply = match handle(plane, &line) {
+        let reply = match handle(node, &line) {
             Ok(mut v) => {
                 v["ok"] = json!(true);
                 v
@@ -278,7 +306,8 @@ impl From<PlaneError> for Refusal {
 }
 
 /// Answers one control request.
-pub(crate) fn handle(plane: &MediaPlane, line: &str) -> Result<Value, Refusal> {
+pub(crate) fn handle(node: &Node, line: &str) -> Result<Value, Refusal> {
+    let plane = &node.plane;
     let req: Value = serde_json::from_str(line).map_err(|e| format!("request is not JSON: {e}"))?;
     let op = req["op"].as_str().ok_or("request has no \"op\"")?;
     match op {
@@ -345,6 +374,7 @@ pub(crate) fn handle(plane: &MediaPlane, line: &str) -> Result<Value, Refusal> {
                 st.workers.iter().filter_map(|w| w.io.as_ref()).map(f).sum()
             };
             Ok(json!({
+                "xdp": crate::xdp::info(&node.xdp),
                 "backend": st.workers.first().map(|w| backend(w.info.backend)),
                 "calls": st.calls,
                 "received": sum(|c| c.received),
@@ -369,6 +399,8 @@ pub(crate) fn handle(plane: &MediaPlane, line: &str) -> Result<Value, Refusal> {
                 },
             }))
         }
+        "ban" => Ok(crate::xdp::ban(&node.xdp, &req, true)?),
+        "unban" => Ok(crate::xdp::ban(&node.xdp, &req, false)?),
         other => Err(format!("unknown op {other:?}").into()),
     }
 }
@@ -544,13 +576,13 @@ mod tests {
         MediaPlane::spawn(cfg).unwrap()
     }
 
-    fn ask(p: &MediaPlane, v: Value) -> Result<Value, Value> {
+    fn ask(p: &Node, v: Value) -> Result<Value, Value> {
         handle(p, &v.to_string()).map_err(|e| e.to_json())
     }
 
     #[test]
     fn requests_and_errors() {
-        let p = plane(21000, 4, Duration::from_secs(60));
+        let p = Node::new(plane(21000, 4, Duration::from_secs(60)));
         let key = media::srtp::MasterKey::random(Suite::AesCm128HmacSha1_80).unwrap();
         let sdes = CryptoAttribute::new(1, key, None).to_string();
         let req = json!({"op": "allocate",
@@ -666,7 +698,7 @@ mod tests {
 
     #[test]
     fn control_socket_round_trip() {
-        let p = plane(21100, 4, Duration::ZERO);
+        let p = Node::new(plane(21100, 4, Duration::ZERO));
         let dir = std::env::temp_dir().join(format!("portico-relay-test-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join("control.sock");

@@ -14,6 +14,7 @@
 
 #![expect(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "test code: an unwrap failing is the test failing"
 )]
 

@@ -45,6 +45,11 @@ const LINUX_LIBC_DEV: Package = Package {
     why: "the kernel's UAPI headers (linux/bpf.h) for the XDP program",
 };
 
+const ETHTOOL: Package = Package {
+    name: "ethtool",
+    why: "veth offloads and GRO in the XDP bench's namespaces",
+};
+
 const RTPENGINE: Package = Package {
     name: "rtpengine-daemon",
     why: "rtpengine, the media relay the relay bench compares against",
@@ -57,10 +62,23 @@ const GNUPLOT: Package = Package {
 /// What `cargo xtask demo` needs.
 pub(crate) const DEMO: &[Package] = &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV];
 /// What `cargo xtask test` (and the benches) need.
-pub(crate) const TEST: &[Package] = &[GCC, PKG_CONFIG, LIBSRTP2_DEV, IPROUTE2, NFTABLES];
+pub(crate) const TEST: &[Package] = &[
+    GCC,
+    CLANG,
+    LIBBPF_DEV,
+    LINUX_LIBC_DEV,
+    PKG_CONFIG,
+    LIBSRTP2_DEV,
+    IPROUTE2,
+    NFTABLES,
+    ETHTOOL,
+];
 /// What `cargo xtask bench relay` needs.
 pub(crate) const BENCH_RELAY: &[Package] =
     &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV, RTPENGINE, GNUPLOT];
+/// What `cargo xtask bench xdp` needs.
+pub(crate) const BENCH_XDP: &[Package] =
+    &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV, IPROUTE2, ETHTOOL];
 
 fn installed(name: &str) -> Option<bool> {
     let out = Command::new("dpkg-query")

@@ -29,6 +29,7 @@ mod bench_relay;
 mod bench_relay_engine;
 mod bench_relay_scaling;
 mod bench_srtp;
+mod bench_xdp;
 mod criterion_results;
 mod deps;
 mod fuzz;
@@ -62,6 +63,9 @@ commands:
   bench relay-scaling [--edge PATH] [--results PATH]
                                          our relay with generators to spare (4+ CPUs): one
                                          worker's knee, then W workers on W cores
+  bench xdp                              a flood at the media range while calls run, XDP off
+                                         and on (network namespaces); capacity with CPUMAP
+                                         steering on and off (XDP_BENCH_QUICK=1: smoke run)
   fuzz [--seconds N] [target...] [-- <libFuzzer args>]
                                          run fuzz targets (default: all, 60 s each) with
                                          cargo +nightly fuzz; fails on a crash
@@ -123,11 +127,15 @@ fn run() -> Result<ExitCode, String> {
                 bench_relay::run()
             }
             Some((what, extra)) if what == "relay-scaling" => bench_relay_scaling::run(extra),
+            Some((what, extra)) if what == "xdp" && extra.is_empty() => {
+                deps::ensure(deps::BENCH_XDP)?;
+                bench_xdp::run()
+            }
             Some((what, _)) => usage_error(&format!(
-                "unknown bench `{what}` (known: srtp, relay, relay-engine, relay-scaling)"
+                "unknown bench `{what}` (known: srtp, relay, relay-engine, relay-scaling, xdp)"
             )),
             None => usage_error(
-                "`bench` needs a bench name (known: srtp, relay, relay-engine, relay-scaling)",
+                "`bench` needs a bench name (known: srtp, relay, relay-engine, relay-scaling, xdp)",
             ),
         },
         "fuzz" => fuzz::run(rest),

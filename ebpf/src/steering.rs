@@ -509,6 +509,22 @@ impl XdpSteering {
         Ok(TestVerdict::from_action(result.return_value))
     }
 
+    /// How many times the program ran and the time it spent, as the kernel counts them. The
+    /// kernel counts only while `kernel.bpf_stats_enabled` is 1 (it costs a clock read per
+    /// run); `(0, 0)` otherwise.
+    pub fn run_stats(&self) -> Result<(u64, Duration), XdpError> {
+        let program: &Xdp = self
+            .ebpf
+            .program(PROGRAM)
+            .ok_or_else(|| XdpError::Object(format!("no program {PROGRAM}")))?
+            .try_into()
+            .map_err(|e: ProgramError| XdpError::Object(format!("{PROGRAM}: {e}")))?;
+        let info = program
+            .info()
+            .map_err(|e| XdpError::Object(format!("{PROGRAM}: reading its info: {e}")))?;
+        Ok((info.run_count(), info.run_time()))
+    }
+
     /// The configuration as the program sees it.
     pub fn config(&self) -> Config {
         self.config

@@ -176,8 +176,11 @@ pub(crate) fn info(x: &Xdp) -> Value {
                     verdicts.insert(v.label().to_string(), json!(c.verdict_total(v).packets));
                 }
             }
+            let (runs, run_time) = s.run_stats().unwrap_or_default();
             json!({
                 "on": true,
+                "program_runs": runs,
+                "program_run_ns": run_time.as_nanos() as u64,
                 "attached": attached,
                 "steering": s.config().steering != 0,
                 "packets": packets,

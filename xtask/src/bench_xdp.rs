@@ -1,23 +1,25 @@
 //! `cargo xtask bench xdp`: a flood at the media range while calls run, with the XDP program
 //! on and off, and the relay's capacity with CPUMAP steering on and off.
 //!
-//! Two network namespaces joined by a veth: `gen` (198.18.60.2: `edge loadgen` and
-//! `edge flood`, on CPU 1) and `edge` (198.18.60.1: `edge relay`, one worker on CPU 0, with or
-//! without `--xdp`). The edge's veth runs its receive path in a NAPI thread pinned to CPU 0
-//! (GRO on, threaded NAPI), as a NIC queue whose interrupts go to the relay's core would: so
+//! Two network namespaces joined by a veth: `gen` (198.18.60.2: `edge loadgen` on CPU 1, and
+//! `edge flood` beside it, or on CPUs of its own where the machine has 4 or more) and `edge`
+//! (198.18.60.1: `edge relay`, one worker on CPU 0, with or without `--xdp`). The edge's veth
+//! runs its receive path in NAPI threads pinned to CPU 0 at real-time priority (GRO on,
+//! threaded NAPI, four queues), as NIC queues whose interrupts go to the relay's core would: so
 //! everything the edge spends on a datagram, XDP or the kernel's UDP path, lands on CPU 0, the
 //! relay's core. The sending veth has checksum offload off (CPUMAP redirects rebuild packets,
 //! and veth would leave their checksums to be filled in).
 //!
-//! 1. **Flood**: 1,000 SRTP↔RTP calls (per-port legs) for [`SECONDS`] s, alone and with a
-//!    flood from one hot source at the unallocated ports of the media range (garbage payloads,
-//!    as fast as the generator's core sends them beside the calls), XDP off and on: loss on the
-//!    calls, CPU 0 busy time, and the CPU per dropped flood datagram (the extra CPU 0 time of
-//!    the flooded run over the quiet one, over the datagrams dropped — by the program, or by
-//!    the kernel as `NoPorts`).
+//! 1. **Flood**: 500 SRTP↔RTP calls (per-port legs; about half of what one core carries here,
+//!    all in) for [`SECONDS`] s, alone and with a flood from one hot source at the unallocated
+//!    ports of the media range (garbage payloads, as fast as the flood's CPUs send them), XDP
+//!    off and on: loss on the calls, CPU 0 busy time, the extra CPU 0 time per dropped flood
+//!    datagram (by the program, or by the kernel as `NoPorts`), and the program's own time per
+//!    packet (`kernel.bpf_stats_enabled`, on for the bench and put back after).
 //! 2. **Capacity**: calls against loss with XDP off, XDP with steering, XDP without steering.
 //!
-//! Writes `benches/RESULTS.md` between `<!-- xdp:begin -->` and `<!-- xdp:end -->`.
+//! Writes `benches/RESULTS.md` between `<!-- xdp:begin -->` and `<!-- xdp:end -->` (or the
+//! file `--results` names); `--edge PATH` runs a prebuilt `edge` where there is no toolchain.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -43,7 +45,7 @@ const RANGE: &str = "40000-59999";
 /// Queues of the veth pair.
 const QUEUES: &str = "4";
 /// Calls in the flood runs.
-const FLOOD_CALLS: usize = 1000;
+const FLOOD_CALLS: usize = 500;
 /// Loss ratio under which a load counts as carried.
 const KNEE_LOSS: f64 = 0.001;
 
@@ -299,12 +301,37 @@ fn ask(control: &Path, req: &Value) -> Result<Value, String> {
     serde_json::from_str(&line).map_err(|e| format!("control reply: {e}"))
 }
 
-/// Packets the program dropped, all reasons.
-fn xdp_drops(control: &Path) -> u64 {
-    ask(control, &json!({"op": "info"}))
-        .ok()
-        .and_then(|v| v["xdp"]["verdicts"]["drop"].as_u64())
-        .unwrap_or(0)
+/// The program's figures from the relay: (packets dropped, runs, nanoseconds run).
+fn xdp_figures(control: &Path) -> (u64, u64, u64) {
+    let v = ask(control, &json!({"op": "info"})).unwrap_or(Value::Null);
+    let x = &v["xdp"];
+    (
+        x["verdicts"]["drop"].as_u64().unwrap_or(0),
+        x["program_runs"].as_u64().unwrap_or(0),
+        x["program_run_ns"].as_u64().unwrap_or(0),
+    )
+}
+
+/// `kernel.bpf_stats_enabled` on for the bench (the kernel then times every program run),
+/// put back as it was when dropped.
+struct BpfStats {
+    before: String,
+}
+
+const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+impl BpfStats {
+    fn on() -> BpfStats {
+        let before = fs::read_to_string(BPF_STATS).unwrap_or_else(|_| "0".into());
+        let _ = fs::write(BPF_STATS, "1");
+        BpfStats { before }
+    }
+}
+
+impl Drop for BpfStats {
+    fn drop(&mut self) {
+        let _ = fs::write(BPF_STATS, self.before.trim());
+    }
 }
 
 /// One run's figures.
@@ -320,6 +347,9 @@ struct Run {
     dropped: u64,
     /// Datagrams lost at the edge's receive ring (flood and calls alike).
     ring_drops: u64,
+    /// The program's runs and run time over the traffic (XDP on).
+    program_runs: u64,
+    program_ns: u64,
     p99_us: Option<u64>,
 }
 
@@ -336,6 +366,8 @@ fn sleep_until(ms: u64) {
     }
 }
 
+/// Runs `calls` calls for [`SECONDS`] s, with a flood from `flood_cores` (one `edge flood`
+/// each) when `flood`.
 #[allow(clippy::too_many_arguments)]
 fn run_once(
     lab: &Lab,
@@ -344,6 +376,7 @@ fn run_once(
     xdp: Xdp,
     calls: usize,
     flood: bool,
+    flood_cores: &[usize],
 ) -> Result<Run, String> {
     let start_at = now_ms() + 2000 + calls as u64;
     let mut gen = Lab::command(&lab.gen, edge);
@@ -360,22 +393,23 @@ fn run_once(
     sleep_until(start_at);
     let no_ports0 = lab.no_ports()?;
     let ring0 = lab.ring_drops()?;
-    let drops0 = xdp_drops(&relay.control);
+    let (drops0, runs0, ns0) = xdp_figures(&relay.control);
     let cpu0 = cpu0_busy().ok_or("cannot read /proc/stat")?;
-    let flooder = if flood {
-        let mut f = Lab::command(&lab.gen, edge);
-        f.args([
-            "flood", "--core", "1", "--bind", GEN_IP, "--target", EDGE_IP,
-        ])
-        .args(["--range", RANGE, "--seconds", &SECONDS.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        Some(f.spawn().map_err(|e| format!("starting flood: {e}"))?)
-    } else {
-        None
-    };
+    let mut flooders = Vec::new();
+    if flood {
+        for &core in flood_cores {
+            let mut f = Lab::command(&lab.gen, edge);
+            f.args(["flood", "--core", &core.to_string()])
+                .args(["--bind", GEN_IP, "--target", EDGE_IP])
+                .args(["--range", RANGE, "--seconds", &SECONDS.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            flooders.push(f.spawn().map_err(|e| format!("starting flood: {e}"))?);
+        }
+    }
     sleep_until(start_at + (SECONDS * 1000.0) as u64 + 500);
     let cpu1 = cpu0_busy().ok_or("cannot read /proc/stat")?;
+    let (drops1, runs1, ns1) = xdp_figures(&relay.control);
     let out = gen
         .wait_with_output()
         .map_err(|e| format!("loadgen: {e}"))?;
@@ -387,10 +421,10 @@ fn run_once(
     }
     let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("loadgen: {e}"))?;
     let mut flood_sent = 0;
-    if let Some(f) = flooder {
+    for f in flooders {
         let fo = f.wait_with_output().map_err(|e| format!("flood: {e}"))?;
         let fv: Value = serde_json::from_slice(&fo.stdout).unwrap_or(Value::Null);
-        flood_sent = fv["sent"].as_u64().unwrap_or(0);
+        flood_sent += fv["sent"].as_u64().unwrap_or(0);
     }
     let dirs = [&v["client_to_phone"], &v["phone_to_client"]];
     let run = Run {
@@ -409,8 +443,10 @@ fn run_once(
         flood_sent,
         dropped: match xdp {
             Xdp::Off => lab.no_ports()?.saturating_sub(no_ports0),
-            _ => xdp_drops(&relay.control).saturating_sub(drops0),
+            _ => drops1.saturating_sub(drops0),
         },
+        program_runs: runs1.saturating_sub(runs0),
+        program_ns: ns1.saturating_sub(ns0),
         ring_drops: lab.ring_drops()?.saturating_sub(ring0),
         p99_us: dirs
             .iter()
@@ -431,27 +467,71 @@ fn run_once(
     Ok(run)
 }
 
-pub(crate) fn run() -> Result<ExitCode, String> {
-    let root = workspace_root()?;
-    run_checked(
-        Command::new(cargo())
-            .args(["build", "--release", "-p", "edge"])
-            .current_dir(&root),
-        "`cargo build --release -p edge`",
-    )?;
-    let edge = target_dir(&root).join("release").join("edge");
-    let scratch: PathBuf = target_dir(&root).join("bench-xdp");
+/// Options of `bench xdp`.
+#[derive(Debug, Default)]
+struct Options {
+    edge: Option<PathBuf>,
+    results: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let v = it
+            .next()
+            .ok_or_else(|| format!("bench xdp: {flag} needs a value"))?;
+        match flag.as_str() {
+            "--edge" => o.edge = Some(PathBuf::from(v)),
+            "--results" => o.results = Some(PathBuf::from(v)),
+            other => return Err(format!("bench xdp: unknown option {other:?}")),
+        }
+    }
+    Ok(o)
+}
+
+/// The CPUs the flood is sent from: CPU 1 (beside the generator of the calls) on a machine of
+/// fewer than 4 CPUs, else up to 4 CPUs of their own from CPU 2 on.
+fn flood_cores(cpus: usize) -> Vec<usize> {
+    if cpus < 4 {
+        vec![1]
+    } else {
+        (2..cpus.min(6)).collect()
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
+    let o = parse(args)?;
+    let edge = match o.edge {
+        Some(e) => e,
+        None => {
+            crate::deps::ensure(crate::deps::BENCH_XDP)?;
+            let root = workspace_root()?;
+            run_checked(
+                Command::new(cargo())
+                    .args(["build", "--release", "-p", "edge"])
+                    .current_dir(&root),
+                "`cargo build --release -p edge`",
+            )?;
+            target_dir(&root).join("release").join("edge")
+        }
+    };
+    let scratch: PathBuf =
+        std::env::temp_dir().join(format!("portico-bench-xdp-{}", std::process::id()));
     fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     let quick = std::env::var("XDP_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let cpus = crate::criterion_results::logical_cpus().max(2);
+    let flood_cores = flood_cores(cpus);
     let lab = Lab::new()?;
+    let _stats = BpfStats::on();
 
     // 1. Flood, XDP off and on.
     let mut flood = Vec::new();
     for xdp in [Xdp::Off, Xdp::Steering] {
         let relay = start_relay(&lab, &edge, &scratch, xdp)?;
         let calls = if quick { 200 } else { FLOOD_CALLS };
-        let quiet = run_once(&lab, &edge, &relay, xdp, calls, false)?;
-        let flooded = run_once(&lab, &edge, &relay, xdp, calls, true)?;
+        let quiet = run_once(&lab, &edge, &relay, xdp, calls, false, &flood_cores)?;
+        let flooded = run_once(&lab, &edge, &relay, xdp, calls, true, &flood_cores)?;
         flood.push((quiet, flooded));
     }
 
@@ -466,7 +546,7 @@ pub(crate) fn run() -> Result<ExitCode, String> {
         let relay = start_relay(&lab, &edge, &scratch, xdp)?;
         let mut runs: Vec<Run> = Vec::new();
         for &calls in sweep {
-            let r = run_once(&lab, &edge, &relay, xdp, calls, false)?;
+            let r = run_once(&lab, &edge, &relay, xdp, calls, false, &flood_cores)?;
             let lossy = r.loss >= KNEE_LOSS;
             runs.push(r);
             if lossy {
@@ -476,9 +556,13 @@ pub(crate) fn run() -> Result<ExitCode, String> {
         capacity.push((xdp, runs));
     }
     drop(lab);
+    let _ = fs::remove_dir_all(&scratch);
 
-    let section = render(quick, &flood, &capacity);
-    let results = root.join("benches").join("RESULTS.md");
+    let section = render(quick, cpus, &flood_cores, &flood, &capacity);
+    let results = match o.results {
+        Some(r) => r,
+        None => workspace_root()?.join("benches").join("RESULTS.md"),
+    };
     let old = fs::read_to_string(&results).ok();
     let new = crate::bench_srtp::replace_section(old.as_deref(), &section, (BEGIN, END))?;
     fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
@@ -494,7 +578,13 @@ fn per_packet_us(cpu_s: f64, packets: u64) -> String {
     }
 }
 
-fn render(quick: bool, flood: &[(Run, Run)], capacity: &[(Xdp, Vec<Run>)]) -> String {
+fn render(
+    quick: bool,
+    cpus: usize,
+    flood_cores: &[usize],
+    flood: &[(Run, Run)],
+    capacity: &[(Xdp, Vec<Run>)],
+) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -509,24 +599,35 @@ fn render(quick: bool, flood: &[(Run, Run)], capacity: &[(Xdp, Vec<Run>)]) -> St
     if quick {
         let _ = writeln!(s, "- **Quick smoke run**: do not quote these numbers.");
     }
-    let _ = writeln!(s, "- CPU: {}", crate::criterion_results::cpu_model());
+    let _ = writeln!(
+        s,
+        "- Machine: {}, {cpus} CPUs, kernel {}; the flood from CPU(s) {:?}",
+        crate::criterion_results::cpu_model(),
+        crate::command_output("uname", &["-r"]).unwrap_or_default(),
+        flood_cores
+    );
     let _ = writeln!(
         s,
         "- Set-up: two network namespaces joined by a veth. `edge relay` (one worker) on CPU 0 \
          in `edge`, with its veth's receive path in a NAPI thread pinned to CPU 0 (GRO on, \
          threaded NAPI), as a NIC queue whose interrupts go to the relay's core; `edge loadgen` \
-         and `edge flood` on CPU 1 in `gen`. SRTP↔RTP calls (AES_CM_128_HMAC_SHA1_80, per-port \
+         in `gen` on CPU 1, the flood (`edge flood`, one process per CPU) beside it or on CPUs \
+         of its own where the machine has them. SRTP↔RTP calls (AES_CM_128_HMAC_SHA1_80, per-port \
          legs, 50 pps each way), {SECONDS} s per run. The flood: one source, garbage \
-         datagrams of 172 bytes at the unallocated ports of the media range, as fast as CPU 1 \
-         sends them beside the calls. The NAPI thread runs at real-time priority (SCHED_FIFO \
+         datagrams of 172 bytes at the unallocated ports of the media range, as fast as its \
+         CPUs send them. The NAPI thread runs at real-time priority (SCHED_FIFO \
          50), as a NIC's interrupt work preempts user threads. CPU 0 = its busy time from `/proc/stat` over the traffic \
          (+0.5 s): the relay, the program and the kernel's receive path together. Dropped = by \
          the program (its drop counters) with XDP, by the kernel (`Udp: NoPorts` of the edge \
-         namespace) without."
+         namespace) without. \"CPU 0 µs more per flood datagram\" = the flooded run's CPU 0 \
+         time over the quiet run's, per datagram dropped: on veth that includes the receive \
+         path's per-packet work before the program (veth hands XDP an skb the sender already \
+         built), which a NIC's driver does not have. \"Program ns\" = the kernel's own timing of \
+         the program (`kernel.bpf_stats_enabled`, on for the bench), per packet it saw."
     );
     let _ = writeln!(
         s,
-        "\n### Flood\n\n| XDP | calls | flood | loss on the calls % | relayed | flood sent | dropped | lost at the ring | CPU 0 s | CPU 0 µs per relayed packet | CPU µs per dropped datagram | p99 µs |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "\n### Flood\n\n| XDP | calls | flood | loss on the calls % | relayed | flood sent | dropped | lost at the ring | CPU 0 s | CPU 0 µs per relayed packet | CPU 0 µs more per flood datagram | program ns per packet | p99 µs |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (quiet, flooded) in flood {
         for r in [quiet, flooded] {
@@ -540,7 +641,7 @@ fn render(quick: bool, flood: &[(Run, Run)], capacity: &[(Xdp, Vec<Run>)]) -> St
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.3} | {} | {} | {} | {} | {:.2} | {} | {per_drop} | {} |",
+                "| {} | {} | {} | {:.3} | {} | {} | {} | {} | {:.2} | {} | {per_drop} | {} | {} |",
                 r.xdp.unwrap_or("?"),
                 r.calls,
                 if r.flood { "yes" } else { "no" },
@@ -551,6 +652,11 @@ fn render(quick: bool, flood: &[(Run, Run)], capacity: &[(Xdp, Vec<Run>)]) -> St
                 r.ring_drops,
                 r.cpu0_s,
                 per_packet_us(r.cpu0_s, r.relayed),
+                if r.program_runs > 0 {
+                    format!("{:.0}", r.program_ns as f64 / r.program_runs as f64)
+                } else {
+                    "–".into()
+                },
                 r.p99_us.map_or("–".into(), |v| v.to_string())
             );
         }
@@ -622,13 +728,15 @@ mod tests {
         };
         let s = render(
             false,
+            2,
+            &[1],
             &[(quiet.clone(), flooded)],
             &[(Xdp::Steering, vec![quiet])],
         );
         assert!(s.starts_with(BEGIN) && s.ends_with(END));
         assert!(
             s.contains(
-                "| off | 1000 | yes | 2.000 | 1000000 | 600000 | 500000 | 0 | 5.00 | 5.00 | 2.00 |"
+                "| off | 1000 | yes | 2.000 | 1000000 | 600000 | 500000 | 0 | 5.00 | 5.00 | 2.00 | – |"
             ),
             "{s}"
         );

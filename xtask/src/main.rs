@@ -63,7 +63,8 @@ commands:
   bench relay-scaling [--edge PATH] [--results PATH]
                                          our relay with generators to spare (4+ CPUs): one
                                          worker's knee, then W workers on W cores
-  bench xdp                              a flood at the media range while calls run, XDP off
+  bench xdp [--edge PATH] [--results PATH]
+                                         a flood at the media range while calls run, XDP off
                                          and on (network namespaces); capacity with CPUMAP
                                          steering on and off (XDP_BENCH_QUICK=1: smoke run)
   fuzz [--seconds N] [target...] [-- <libFuzzer args>]
@@ -127,10 +128,7 @@ fn run() -> Result<ExitCode, String> {
                 bench_relay::run()
             }
             Some((what, extra)) if what == "relay-scaling" => bench_relay_scaling::run(extra),
-            Some((what, extra)) if what == "xdp" && extra.is_empty() => {
-                deps::ensure(deps::BENCH_XDP)?;
-                bench_xdp::run()
-            }
+            Some((what, extra)) if what == "xdp" => bench_xdp::run(extra),
             Some((what, _)) => usage_error(&format!(
                 "unknown bench `{what}` (known: srtp, relay, relay-engine, relay-scaling, xdp)"
             )),

@@ -246,6 +246,19 @@ mod tests {
             assert!(e.contains(says), "{flag} {v}: {e}");
         }
         let plane = PlaneConfig::default();
+        // An interface that does not exist: the relay runs without XDP and says why (the
+        // interface, or the missing privilege where BPF is not allowed).
+        let nowhere = XdpOptions {
+            interfaces: vec!["portico-none0".into()],
+            ..XdpOptions::default()
+        };
+        match start(&nowhere, &plane) {
+            Xdp::Off(why) => assert!(
+                why.contains("portico-none0") || ebpf::unavailable_reason().is_some(),
+                "{why}"
+            ),
+            Xdp::On(_) => panic!("attached to an interface that does not exist"),
+        }
         let off = start(&XdpOptions::default(), &plane);
         assert!(matches!(&off, Xdp::Off(why) if why.contains("not asked")));
         assert!(describe(&off).starts_with("running without XDP"));

@@ -486,12 +486,7 @@ impl XdpSteering {
                 source: None,
             });
         }
-        let program: &Xdp = self
-            .ebpf
-            .program(PROGRAM)
-            .ok_or_else(|| XdpError::Object(format!("no program {PROGRAM}")))?
-            .try_into()
-            .map_err(|e: ProgramError| XdpError::Object(format!("{PROGRAM}: {e}")))?;
+        let program = self.program()?;
         let opts = TestRunOptions {
             data_in: Some(frame),
             ..TestRunOptions::default()
@@ -513,12 +508,7 @@ impl XdpSteering {
     /// kernel counts only while `kernel.bpf_stats_enabled` is 1 (it costs a clock read per
     /// run); `(0, 0)` otherwise.
     pub fn run_stats(&self) -> Result<(u64, Duration), XdpError> {
-        let program: &Xdp = self
-            .ebpf
-            .program(PROGRAM)
-            .ok_or_else(|| XdpError::Object(format!("no program {PROGRAM}")))?
-            .try_into()
-            .map_err(|e: ProgramError| XdpError::Object(format!("{PROGRAM}: {e}")))?;
+        let program = self.program()?;
         let info = program
             .info()
             .map_err(|e| XdpError::Object(format!("{PROGRAM}: reading its info: {e}")))?;
@@ -533,6 +523,14 @@ impl XdpSteering {
     /// The number of possible CPUs (the CPUMAP's size).
     pub fn possible_cpus(&self) -> u32 {
         self.possible_cpus
+    }
+
+    fn program(&self) -> Result<&Xdp, XdpError> {
+        self.ebpf
+            .program(PROGRAM)
+            .ok_or_else(|| XdpError::Object(format!("no program {PROGRAM}")))?
+            .try_into()
+            .map_err(|e: ProgramError| XdpError::Object(format!("{PROGRAM}: {e}")))
     }
 
     fn program_mut(&mut self) -> Result<&mut Xdp, XdpError> {

@@ -6,8 +6,33 @@
 //! - `relay_loopback.rs`: the media worker over loopback UDP.
 //! - `relay_netns.rs`: the media plane between network namespaces joined by veths (remote
 //!   clients outside, the edge, phones and the traversal peer inside), with nftables in the edge.
+//! - `relay_gso.rs`: UDP GSO/GRO on a multiplexed traversal pair over veth, and the fallback.
+//! - `xdp_netns.rs`: the XDP program attached in front of a two-worker plane: steering to the
+//!   owning worker's CPU, drops at the driver, detaching at run time.
 //!
-//! The library holds what those tests share: [`netns`], the network-namespace lab.
+//! The library holds what those tests share: [`netns`], the network-namespace lab, and
+//! [`backends`].
 #![forbid(unsafe_code)]
 
 pub mod netns;
+
+use media::runtime::{BackendChoice, Worker, WorkerConfig};
+
+/// The media backends to run a test on: the socket fallback always, io_uring where the kernel
+/// allows it (said on stderr when it does not). Decided once per test binary.
+pub fn backends() -> &'static [BackendChoice] {
+    static CHOICES: std::sync::OnceLock<Vec<BackendChoice>> = std::sync::OnceLock::new();
+    CHOICES.get_or_init(|| {
+        let mut v = vec![BackendChoice::Sockets];
+        match Worker::spawn(WorkerConfig {
+            backend: BackendChoice::Uring,
+            ..WorkerConfig::default()
+        }) {
+            Ok(_) => v.push(BackendChoice::Uring),
+            Err(e) => {
+                eprintln!("io_uring unavailable here ({e}); testing the socket fallback only")
+            }
+        }
+        v
+    })
+}

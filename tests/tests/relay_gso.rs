@@ -18,10 +18,7 @@ use std::time::{Duration, Instant};
 
 use media::relay::engine::{LatchPolicy, LegConfig};
 use media::relay::port_alloc::PortRange;
-use media::runtime::{
-    BackendChoice, IoCounters, LegPorts, LegRequest, MediaPlane, PlaneConfig, UdpBatch, Worker,
-    WorkerConfig,
-};
+use media::runtime::{IoCounters, LegPorts, LegRequest, MediaPlane, PlaneConfig, UdpBatch};
 use tests::netns::{report_skip, Lab, Netns};
 
 /// Generous: CI has two cores.
@@ -31,19 +28,6 @@ const PEER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 20, 2);
 const MUX_PAIR: u16 = 36000;
 const CALLS: usize = 30;
 const ROUNDS: usize = 60;
-
-fn backends() -> Vec<BackendChoice> {
-    let mut v = vec![BackendChoice::Sockets];
-    if Worker::spawn(WorkerConfig {
-        backend: BackendChoice::Uring,
-        ..WorkerConfig::default()
-    })
-    .is_ok()
-    {
-        v.push(BackendChoice::Uring);
-    }
-    v
-}
 
 /// The relay namespace (veth `r0`, 198.18.20.1) and the peer namespace (`p0`, 198.18.20.2).
 fn lab() -> Option<(Lab, Netns, Netns)> {
@@ -215,7 +199,7 @@ fn receive_each(
 
 #[test]
 fn multiplexed_traversal_uses_gso_and_gro_and_falls_back_when_refused() {
-    for backend in backends() {
+    for &backend in tests::backends() {
         let Some((_lab, relay_ns, peer_ns)) = lab() else {
             return;
         };

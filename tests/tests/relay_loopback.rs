@@ -20,18 +20,6 @@ use media::srtp::{Context, MasterKey, Policy, Suite};
 /// Generous: CI has two cores and other tests run beside these.
 const WAIT: Duration = Duration::from_secs(5);
 
-fn backends() -> Vec<BackendChoice> {
-    let mut v = vec![BackendChoice::Sockets];
-    match Worker::spawn(WorkerConfig {
-        backend: BackendChoice::Uring,
-        ..WorkerConfig::default()
-    }) {
-        Ok(_) => v.push(BackendChoice::Uring),
-        Err(e) => eprintln!("io_uring unavailable here ({e}); testing the socket fallback only"),
-    }
-    v
-}
-
 /// Two free adjacent ports p (even), p + 1.
 fn free_pair() -> u16 {
     for _ in 0..200 {
@@ -87,7 +75,7 @@ fn local(port: u16) -> SocketAddr {
 
 #[test]
 fn srtp_to_rtp_both_ways_with_rebinding_and_stats() {
-    for backend in backends() {
+    for &backend in tests::backends() {
         let worker = Worker::spawn(WorkerConfig {
             backend,
             relay: RelayConfig {
@@ -190,7 +178,7 @@ fn srtp_to_rtp_both_ways_with_rebinding_and_stats() {
 
 #[test]
 fn multiplexed_traversal_and_keepalives() {
-    for backend in backends() {
+    for &backend in tests::backends() {
         let mux = free_pair();
         let worker = Worker::spawn(WorkerConfig {
             backend,
@@ -240,7 +228,7 @@ fn multiplexed_traversal_and_keepalives() {
 
 #[test]
 fn junk_is_dropped_and_calls_go_on() {
-    for backend in backends() {
+    for &backend in tests::backends() {
         let worker = Worker::spawn(WorkerConfig {
             backend,
             ..WorkerConfig::default()

@@ -20,7 +20,7 @@
 )]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::OnceLock;
+
 use std::time::{Duration, Instant};
 
 use media::relay::engine::{Component, Event, LatchPolicy, LegConfig, LegStats};
@@ -64,23 +64,7 @@ const FW_TABLE: &str = "portico_edge";
 /// Its counter of the UDP datagrams it dropped.
 const FW_DROPPED: &str = "other_udp";
 
-fn backends() -> &'static [BackendChoice] {
-    static CHOICES: OnceLock<Vec<BackendChoice>> = OnceLock::new();
-    CHOICES.get_or_init(|| {
-        let mut v = vec![BackendChoice::Sockets];
-        // Binds nothing: no traversal pairs, and no call is set up.
-        match MediaPlane::spawn(PlaneConfig {
-            backend: BackendChoice::Uring,
-            ..PlaneConfig::default()
-        }) {
-            Ok(_) => v.push(BackendChoice::Uring),
-            Err(e) => {
-                eprintln!("io_uring unavailable here ({e}); testing the socket fallback only")
-            }
-        }
-        v
-    })
-}
+use tests::backends;
 
 /// Runs `test` once per backend (see [`backends`]), each time in a fresh [`Net`] with the media
 /// range `media` (inclusive) and a plane in it ([`Net::plane`]). Returns at once, said loudly,

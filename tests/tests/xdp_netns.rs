@@ -27,7 +27,7 @@ use media::relay::engine::{LatchPolicy, LegConfig};
 use media::relay::port_alloc::PortRange;
 use media::runtime::{
     incoming_cpu, pin_to_core, BackendChoice, CallLegs, LegPorts, LegRequest, MediaPlane,
-    PlaneConfig, Worker, WorkerConfig,
+    PlaneConfig,
 };
 use tests::netns::{Lab, Netns};
 
@@ -38,19 +38,6 @@ const GEN_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 50, 2);
 const RANGE: (u16, u16) = (41000, 41099);
 /// A port of the range the plane never hands out in these tests (the probe's).
 const PROBE_PORT: u16 = 41098;
-
-fn backends() -> Vec<BackendChoice> {
-    let mut v = vec![BackendChoice::Sockets];
-    if Worker::spawn(WorkerConfig {
-        backend: BackendChoice::Uring,
-        ..WorkerConfig::default()
-    })
-    .is_ok()
-    {
-        v.push(BackendChoice::Uring);
-    }
-    v
-}
 
 struct Setup {
     _lab: Lab,
@@ -196,7 +183,7 @@ fn each_flow_reaches_its_workers_cpu_and_the_rest_dies_at_the_driver() {
         eprintln!("SKIPPED xdp_netns: steering between CPUs needs two of them");
         return;
     }
-    for backend in backends() {
+    for &backend in tests::backends() {
         let Some(s) = setup(backend) else { return };
         let t = &s.table;
 

@@ -24,14 +24,13 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::relay_process::{self, RelayProcess as Relay};
-use crate::{cargo, run_checked, target_dir, workspace_root};
 
 const BEGIN: &str = "<!-- relay-scaling:begin -->";
 const END: &str = "<!-- relay-scaling:end -->";
@@ -229,31 +228,8 @@ fn knee(runs: &[Run]) -> Option<usize> {
         .last()
 }
 
-/// Options of `bench relay-scaling`.
-#[derive(Debug, Default)]
-struct Options {
-    edge: Option<PathBuf>,
-    results: Option<PathBuf>,
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let v = it
-            .next()
-            .ok_or_else(|| format!("bench relay-scaling: {flag} needs a value"))?;
-        match flag.as_str() {
-            "--edge" => o.edge = Some(PathBuf::from(v)),
-            "--results" => o.results = Some(PathBuf::from(v)),
-            other => return Err(format!("bench relay-scaling: unknown option {other:?}")),
-        }
-    }
-    Ok(o)
-}
-
 pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
-    let o = parse(args)?;
+    let o = relay_process::PrebuiltOptions::parse("relay-scaling", args)?;
     let smoke = std::env::var("RELAY_SCALING_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cpus < 4 && !smoke {
@@ -263,20 +239,7 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
              2-core bench"
         ));
     }
-    let edge = match o.edge {
-        Some(e) => e,
-        None => {
-            crate::deps::ensure(crate::deps::DEMO)?;
-            let root = workspace_root()?;
-            run_checked(
-                Command::new(cargo())
-                    .args(["build", "--release", "-p", "edge"])
-                    .current_dir(&root),
-                "`cargo build --release -p edge`",
-            )?;
-            target_dir(&root).join("release").join("edge")
-        }
-    };
+    let edge = o.edge(crate::deps::DEMO)?;
     let scratch = std::env::temp_dir().join(format!("portico-scaling-{}", std::process::id()));
     fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     let generators = GENERATORS.min(cpus.saturating_sub(1)).max(1);
@@ -331,10 +294,7 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
     let section = render(
         cpus, generators, per_worker, smoke, &backend, &one, &scaling,
     );
-    let results = match o.results {
-        Some(r) => r,
-        None => workspace_root()?.join("benches").join("RESULTS.md"),
-    };
+    let results = o.results()?;
     let old = fs::read_to_string(&results).ok();
     let new = crate::bench_srtp::replace_section(old.as_deref(), &section, (BEGIN, END))?;
     fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;
@@ -486,11 +446,8 @@ mod tests {
     }
 
     #[test]
-    fn options_and_cpu_lists() {
-        let o = parse(&["--edge".into(), "/x/edge".into()]).unwrap();
-        assert_eq!(o.edge, Some(PathBuf::from("/x/edge")));
-        assert!(parse(&["--edge".into()]).is_err());
-        assert!(parse(&["--bogus".into(), "1".into()]).is_err());
+    fn cpu_lists() {
         assert_eq!(cpu_list(2, 3), "2,3,4");
+        assert_eq!(cpu_list(0, 1), "0");
     }
 }

@@ -32,7 +32,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use crate::relay_process::{self, RelayProcess};
-use crate::{cargo, run_checked, target_dir, workspace_root};
 
 const BEGIN: &str = "<!-- xdp:begin -->";
 const END: &str = "<!-- xdp:end -->";
@@ -467,29 +466,6 @@ fn run_once(
     Ok(run)
 }
 
-/// Options of `bench xdp`.
-#[derive(Debug, Default)]
-struct Options {
-    edge: Option<PathBuf>,
-    results: Option<PathBuf>,
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let v = it
-            .next()
-            .ok_or_else(|| format!("bench xdp: {flag} needs a value"))?;
-        match flag.as_str() {
-            "--edge" => o.edge = Some(PathBuf::from(v)),
-            "--results" => o.results = Some(PathBuf::from(v)),
-            other => return Err(format!("bench xdp: unknown option {other:?}")),
-        }
-    }
-    Ok(o)
-}
-
 /// The CPUs the flood is sent from: CPU 1 (beside the generator of the calls) on a machine of
 /// fewer than 4 CPUs, else up to 4 CPUs of their own from CPU 2 on.
 fn flood_cores(cpus: usize) -> Vec<usize> {
@@ -501,21 +477,8 @@ fn flood_cores(cpus: usize) -> Vec<usize> {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
-    let o = parse(args)?;
-    let edge = match o.edge {
-        Some(e) => e,
-        None => {
-            crate::deps::ensure(crate::deps::BENCH_XDP)?;
-            let root = workspace_root()?;
-            run_checked(
-                Command::new(cargo())
-                    .args(["build", "--release", "-p", "edge"])
-                    .current_dir(&root),
-                "`cargo build --release -p edge`",
-            )?;
-            target_dir(&root).join("release").join("edge")
-        }
-    };
+    let o = relay_process::PrebuiltOptions::parse("xdp", args)?;
+    let edge = o.edge(crate::deps::BENCH_XDP)?;
     let scratch: PathBuf =
         std::env::temp_dir().join(format!("portico-bench-xdp-{}", std::process::id()));
     fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
@@ -559,10 +522,7 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, String> {
     let _ = fs::remove_dir_all(&scratch);
 
     let section = render(quick, cpus, &flood_cores, &flood, &capacity);
-    let results = match o.results {
-        Some(r) => r,
-        None => workspace_root()?.join("benches").join("RESULTS.md"),
-    };
+    let results = o.results()?;
     let old = fs::read_to_string(&results).ok();
     let new = crate::bench_srtp::replace_section(old.as_deref(), &section, (BEGIN, END))?;
     fs::write(&results, new).map_err(|e| format!("writing {}: {e}", results.display()))?;

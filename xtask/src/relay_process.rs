@@ -84,6 +84,60 @@ pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// `--edge PATH` and `--results PATH`, the options of the benches that can run from a prebuilt
+/// `edge` on a machine without the toolchain.
+#[derive(Debug, Default)]
+pub(crate) struct PrebuiltOptions {
+    /// A prebuilt `edge` (none: build it).
+    pub(crate) edge: Option<PathBuf>,
+    /// Where the section goes (none: `benches/RESULTS.md`).
+    pub(crate) results: Option<PathBuf>,
+}
+
+impl PrebuiltOptions {
+    /// Parses the arguments of `bench <name>`.
+    pub(crate) fn parse(name: &str, args: &[String]) -> Result<PrebuiltOptions, String> {
+        let mut o = PrebuiltOptions::default();
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let v = it
+                .next()
+                .ok_or_else(|| format!("bench {name}: {flag} needs a value"))?;
+            match flag.as_str() {
+                "--edge" => o.edge = Some(PathBuf::from(v)),
+                "--results" => o.results = Some(PathBuf::from(v)),
+                other => return Err(format!("bench {name}: unknown option {other:?}")),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The `edge` to run: the one given, or a release build made now (after installing the
+    /// packages `needs`).
+    pub(crate) fn edge(&self, needs: &[crate::deps::Package]) -> Result<PathBuf, String> {
+        if let Some(e) = &self.edge {
+            return Ok(e.clone());
+        }
+        crate::deps::ensure(needs)?;
+        let root = crate::workspace_root()?;
+        crate::run_checked(
+            Command::new(crate::cargo())
+                .args(["build", "--release", "-p", "edge"])
+                .current_dir(&root),
+            "`cargo build --release -p edge`",
+        )?;
+        Ok(crate::target_dir(&root).join("release").join("edge"))
+    }
+
+    /// The results file.
+    pub(crate) fn results(&self) -> Result<PathBuf, String> {
+        match &self.results {
+            Some(r) => Ok(r.clone()),
+            None => Ok(crate::workspace_root()?.join("benches").join("RESULTS.md")),
+        }
+    }
+}
+
 /// Today's date in UTC, as `date -u +%F` prints it.
 pub(crate) fn utc_date() -> String {
     Command::new("date")
@@ -113,6 +167,18 @@ mod tests {
         );
         let _ = fs::remove_file(&log);
         assert_eq!(utc_date().len(), 10);
+    }
+
+    #[test]
+    fn prebuilt_options() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = PrebuiltOptions::parse("x", &args(&["--edge", "/e", "--results", "/r"])).unwrap();
+        assert_eq!(o.edge, Some(PathBuf::from("/e")));
+        assert_eq!(o.results().unwrap(), PathBuf::from("/r"));
+        assert_eq!(o.edge(&[]).unwrap(), PathBuf::from("/e"));
+        assert!(PrebuiltOptions::parse("x", &args(&["--edge"])).is_err());
+        let e = PrebuiltOptions::parse("xdp", &args(&["--bogus", "1"])).unwrap_err();
+        assert!(e.contains("bench xdp: unknown option"), "{e}");
     }
 
     #[test]

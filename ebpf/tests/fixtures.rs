@@ -4,7 +4,8 @@
 //! every other counter stays still.
 //!
 //! Every row runs on a freshly loaded program set up the same way ([`standard`]), plus the
-//! row's own configuration and preparation, so rows cannot leak state into each other.
+//! row's own configuration and preparation (and, for the rate rows, runs of its own frame
+//! first), so rows cannot leak state into each other.
 //!
 //! Loading BPF needs root (`CAP_BPF`); without it these tests say so loudly and return.
 
@@ -23,8 +24,9 @@ use ebpf::{PortState, Reason, TestVerdict, Verdict, XdpConfig, XdpError, XdpStee
 const ETH_IPV4: u16 = 0x0800;
 const ETH_IPV6: u16 = 0x86DD;
 const ETH_ARP: u16 = 0x0806;
-const TPID_8021Q: u16 = 0x8100;
-const TPID_8021AD: u16 = 0x88A8;
+/// VLAN tag TPIDs: 802.1Q, and 802.1ad (the outer tag of QinQ).
+const DOT1Q: u16 = 0x8100;
+const DOT1AD: u16 = 0x88A8;
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
@@ -37,15 +39,22 @@ const NH_AH: u8 = 51;
 const NH_NONE: u8 = 59;
 const NH_DEST: u8 = 60;
 
-/// An Ethernet frame: MACs, then `tags` (each a TPID and a VLAN id), then `ethertype`, `body`.
-fn ether(tags: &[u16], ethertype: u16, body: &[u8]) -> Vec<u8> {
+/// An untagged Ethernet frame: MACs, `ethertype`, `body`.
+fn ether(ethertype: u16, body: &[u8]) -> Vec<u8> {
     let mut f = vec![0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02];
-    for (i, tpid) in tags.iter().enumerate() {
-        f.extend_from_slice(&tpid.to_be_bytes());
-        f.extend_from_slice(&(100 + i as u16).to_be_bytes()); // PCP 0, VLAN 100, 101, …
-    }
     f.extend_from_slice(&ethertype.to_be_bytes());
     f.extend_from_slice(body);
+    f
+}
+
+/// `frame` with VLAN `tags` (each a TPID) inserted after the MACs: VLAN 100, 101, … (PCP 0).
+fn vlan(tags: &[u16], frame: Vec<u8>) -> Vec<u8> {
+    let mut f = frame[..12].to_vec();
+    for (i, tpid) in tags.iter().enumerate() {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&(100 + i as u16).to_be_bytes());
+    }
+    f.extend_from_slice(&frame[12..]);
     f
 }
 
@@ -89,6 +98,27 @@ impl Ipv4 {
             tot_len: None,
             version: 4,
         }
+    }
+
+    fn options(mut self, options: &[u8]) -> Ipv4 {
+        self.options = options.to_vec();
+        self
+    }
+    fn frag(mut self, frag: u16) -> Ipv4 {
+        self.frag = frag;
+        self
+    }
+    fn ihl(mut self, ihl: u8) -> Ipv4 {
+        self.ihl = Some(ihl);
+        self
+    }
+    fn tot_len(mut self, tot_len: u16) -> Ipv4 {
+        self.tot_len = Some(tot_len);
+        self
+    }
+    fn version(mut self, version: u8) -> Ipv4 {
+        self.version = version;
+        self
     }
 
     fn build(&self, payload: &[u8]) -> Vec<u8> {
@@ -154,6 +184,15 @@ impl Ipv6 {
             }
         }
         self.ext.push((kind, h));
+        self
+    }
+
+    fn payload_len(mut self, payload_len: u16) -> Ipv6 {
+        self.payload_len = Some(payload_len);
+        self
+    }
+    fn version(mut self, version: u8) -> Ipv6 {
+        self.version = version;
         self
     }
 
@@ -233,29 +272,37 @@ fn mux(id: u32, inner: &[u8]) -> Vec<u8> {
     p
 }
 
+/// `p` with byte `i` set to `b`.
+fn poke(mut p: Vec<u8>, i: usize, b: u8) -> Vec<u8> {
+    p[i] = b;
+    p
+}
+
+/// A whole untagged IPv4 frame: `h` carrying `l4`.
+fn ip4(h: Ipv4, l4: &[u8]) -> Vec<u8> {
+    ether(ETH_IPV4, &h.build(l4))
+}
+
+/// A whole untagged IPv6 frame: `h` carrying `l4`.
+fn ip6(h: Ipv6, l4: &[u8]) -> Vec<u8> {
+    ether(ETH_IPV6, &h.build(l4))
+}
+
 /// A whole IPv4/UDP frame from `src` to `dport`.
 fn udp4(src: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    ether(
-        &[],
-        ETH_IPV4,
-        &Ipv4::new(src, PROTO_UDP).build(&udp(dport, payload)),
-    )
+    ip4(Ipv4::new(src, PROTO_UDP), &udp(dport, payload))
 }
 
 /// A whole IPv6/UDP frame from `src` to `dport`.
 fn udp6(src: Ipv6Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    ether(
-        &[],
-        ETH_IPV6,
-        &Ipv6::new(src, PROTO_UDP).build(&udp(dport, payload)),
-    )
+    ip6(Ipv6::new(src, PROTO_UDP), &udp(dport, payload))
 }
 
 /// An ARP request (RFC 826) for 192.0.2.1.
 fn arp() -> Vec<u8> {
     let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 203, 0, 113, 10];
     a.extend_from_slice(&[0, 0, 0, 0, 0, 0, 192, 0, 2, 1]);
-    ether(&[], ETH_ARP, &a)
+    ether(ETH_ARP, &a)
 }
 
 // ---- The standard setup ----------------------------------------------------------------------
@@ -289,6 +336,47 @@ const TRAV_IN_RANGE: u16 = 40_010;
 const ALLOC_OUTSIDE: u16 = 30_000;
 /// A port whose CPU has no CPUMAP entry (set by that row).
 const NO_CPU: u16 = 40_020;
+
+// The shapes most rows share: UDP from the standard sources, and 172 bytes of RTP.
+
+/// An IPv4/UDP header from [`SRC4`].
+fn h4() -> Ipv4 {
+    Ipv4::new(SRC4, PROTO_UDP)
+}
+
+/// An IPv6/UDP header from [`src6`].
+fn h6() -> Ipv6 {
+    Ipv6::new(src6(), PROTO_UDP)
+}
+
+/// An IPv6/UDP header with the most options headers the program walks
+/// (`PORTICO_MAX_IPV6_EXT`, 4): hop-by-hop, destination, routing, destination.
+fn h6_four_opts() -> Ipv6 {
+    h6().ext(NH_HOP, 1)
+        .ext(NH_DEST, 1)
+        .ext(NH_ROUTING, 1)
+        .ext(NH_DEST, 1)
+}
+
+/// A whole IPv4/UDP frame from [`SRC4`] to `dport`.
+fn v4(dport: u16, payload: &[u8]) -> Vec<u8> {
+    udp4(SRC4, dport, payload)
+}
+
+/// A whole IPv6/UDP frame from [`src6`] to `dport`.
+fn v6(dport: u16, payload: &[u8]) -> Vec<u8> {
+    udp6(src6(), dport, payload)
+}
+
+/// The datagram most rows carry: 172 bytes of RTP to the allocated RTP port.
+fn media() -> Vec<u8> {
+    udp(MEDIA_RTP, &rtp(172))
+}
+
+/// The frame most rows send: [`media`] from [`SRC4`].
+fn rtp_frame() -> Vec<u8> {
+    ip4(h4(), &media())
+}
 
 /// The configuration every row starts from: the media plane's defaults, CPU 0 in the CPUMAP.
 fn standard_config() -> XdpConfig {
@@ -330,6 +418,13 @@ fn load_or_skip(cfg: &XdpConfig) -> Option<XdpSteering> {
     }
 }
 
+/// [`load_or_skip`] with the standard configuration and maps.
+fn load_standard_or_skip() -> Option<XdpSteering> {
+    let mut xdp = load_or_skip(&standard_config())?;
+    standard(&mut xdp).unwrap();
+    Some(xdp)
+}
+
 // ---- The table -------------------------------------------------------------------------------
 
 /// One row: a frame, what must happen to it, and what may be set up first.
@@ -340,9 +435,12 @@ struct Fixture {
     reason: Reason,
     config: Option<fn(&mut XdpConfig)>,
     prepare: Option<fn(&mut XdpSteering)>,
+    /// The row's own frame run this many times first (after `prepare`), each wanting this action.
+    after: Option<(usize, TestVerdict)>,
 }
 
-fn row(name: &'static str, frame: Vec<u8>, action: TestVerdict, reason: Reason) -> Fixture {
+/// A row named `name`: `frame` must get `action` and count under `reason`.
+fn row(name: &'static str, action: TestVerdict, reason: Reason, frame: Vec<u8>) -> Fixture {
     Fixture {
         name,
         frame,
@@ -350,6 +448,7 @@ fn row(name: &'static str, frame: Vec<u8>, action: TestVerdict, reason: Reason) 
         reason,
         config: None,
         prepare: None,
+        after: None,
     }
 }
 
@@ -362,1017 +461,244 @@ impl Fixture {
         self.prepare = Some(f);
         self
     }
+    /// Runs the row's own frame `n` times first, insisting on `want` each time.
+    fn after(mut self, n: usize, want: TestVerdict) -> Fixture {
+        self.after = Some((n, want));
+        self
+    }
 }
 
-/// Runs `frame` and insists on `want` (for preparations).
-fn send(xdp: &XdpSteering, frame: &[u8], want: TestVerdict) {
-    assert_eq!(xdp.test_run(frame).unwrap(), want, "preparation frame");
+/// The fewest rows the table may have: a floor against rows lost in an edit.
+const MIN_ROWS: usize = 116;
+
+// Preparations shared by rows.
+
+/// Runs `frame` `n` times and insists on `want` each time (for preparations).
+fn send(xdp: &XdpSteering, frame: &[u8], n: usize, want: TestVerdict) {
+    for _ in 0..n {
+        assert_eq!(xdp.test_run(frame).unwrap(), want, "preparation frame");
+    }
+}
+
+fn steering_off(xdp: &mut XdpSteering) {
+    xdp.set_steering(false).unwrap();
+}
+
+fn rate_1_per_s_burst_1(xdp: &mut XdpSteering) {
+    xdp.set_rate(1, 1).unwrap();
 }
 
 fn rate_1_per_s_burst_3(xdp: &mut XdpSteering) {
     xdp.set_rate(1, 3).unwrap();
 }
 
+/// Rate 1 packet a second in bursts of 3, and [`SRC4`]'s burst spent: three [`rtp_frame`]s
+/// steered, the fourth dropped.
+fn burst_spent(xdp: &mut XdpSteering) {
+    rate_1_per_s_burst_3(xdp);
+    send(xdp, &rtp_frame(), 3, TestVerdict::Redirect);
+    send(xdp, &rtp_frame(), 1, TestVerdict::Drop);
+}
+
+/// The table: one row a line, `row(name, action, reason, frame)`, then any configuration or
+/// preparation of its own. Laid out by hand (rustfmt would give most rows six lines).
+#[rustfmt::skip]
 fn fixtures() -> Vec<Fixture> {
     use Reason::*;
     use TestVerdict::{Drop as D, Pass as P, Redirect as R};
-    let rtp_frame = udp4(SRC4, MEDIA_RTP, &rtp(172));
-    let mux_frame = udp4(SRC4, TRAV_RTP, &mux(7, &rtp(172)));
-
     // IPv4 with options: 8 bytes of NOP NOP NOP NOP, then a router alert (RFC 2113).
-    let opts = Ipv4 {
-        options: vec![1, 1, 1, 1, 148, 4, 0, 0],
-        ..Ipv4::new(SRC4, PROTO_UDP)
-    };
+    let opts = || h4().options(&[1, 1, 1, 1, 148, 4, 0, 0]);
     // IHL 15: 40 bytes of options (NOPs then end of list).
-    let mut opts40 = Ipv4::new(SRC4, PROTO_UDP);
-    opts40.options = vec![1; 39];
-    opts40.options.push(0);
-
-    let v6 = |h: Ipv6| ether(&[], ETH_IPV6, &h.build(&udp(MEDIA_RTP, &rtp(172))));
-    let mut truncated_v4 = Ipv4::new(SRC4, PROTO_UDP).build(&udp(MEDIA_RTP, &rtp(172)));
-    truncated_v4.truncate(10);
-    let mut truncated_v6 = Ipv6::new(src6(), PROTO_UDP).build(&udp(MEDIA_RTP, &rtp(172)));
-    truncated_v6.truncate(30);
+    let opts40 = || h4().options(&[[1; 39].as_slice(), &[0]].concat());
+    let mux_frame = || v4(TRAV_RTP, &mux(7, &rtp(172)));
 
     vec![
         // Steered: allocated ports (RTP, RTCP, STUN), IPv4 and IPv6.
-        row(
-            "rtp v4 to allocated port",
-            rtp_frame.clone(),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "rtp of 12 bytes (fixed header only)",
-            udp4(SRC4, MEDIA_RTP, &rtp(12)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "rtcp v4 to allocated rtcp port",
-            udp4(SRC4, MEDIA_RTCP, &rtcp(32)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "rtcp of 8 bytes",
-            udp4(SRC4, MEDIA_RTCP, &rtcp(8)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "rtcp muxed on the rtp port",
-            udp4(SRC4, MEDIA_RTP, &rtcp(8)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "stun binding request to allocated port",
-            udp4(SRC4, MEDIA_RTP, &stun()),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "rtp v6 to allocated port",
-            udp6(src6(), MEDIA_RTP, &rtp(172)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "allocated port outside the range",
-            udp4(SRC4, ALLOC_OUTSIDE, &rtp(172)),
-            R,
-            RedirectMedia,
-        ),
+        row("rtp v4 to allocated port", R, RedirectMedia, rtp_frame()),
+        row("rtp of 12 bytes (fixed header only)", R, RedirectMedia, v4(MEDIA_RTP, &rtp(12))),
+        row("rtcp v4 to allocated rtcp port", R, RedirectMedia, v4(MEDIA_RTCP, &rtcp(32))),
+        row("rtcp of 8 bytes", R, RedirectMedia, v4(MEDIA_RTCP, &rtcp(8))),
+        row("rtcp muxed on the rtp port", R, RedirectMedia, v4(MEDIA_RTP, &rtcp(8))),
+        row("stun binding request to allocated port", R, RedirectMedia, v4(MEDIA_RTP, &stun())),
+        row("rtp v6 to allocated port", R, RedirectMedia, v6(MEDIA_RTP, &rtp(172))),
+        row("allocated port outside the range", R, RedirectMedia, v4(ALLOC_OUTSIDE, &rtp(172))),
         // Steered: traversal ports.
-        row(
-            "mux rtp on traversal port",
-            mux_frame.clone(),
-            R,
-            RedirectTraversal,
-        ),
-        row(
-            "mux rtcp on traversal rtcp port",
-            udp4(SRC4, TRAV_RTCP, &mux(7, &rtcp(12))),
-            R,
-            RedirectTraversal,
-        ),
-        row(
-            "mux rtp v6 on traversal port",
-            udp6(src6(), TRAV_RTP, &mux(9, &rtp(100))),
-            R,
-            RedirectTraversal,
-        ),
-        row(
-            "mux keepalive (4-byte id)",
-            udp4(SRC4, TRAV_RTP, &mux(7, &[])),
-            R,
-            RedirectTraversal,
-        ),
-        row(
-            "mux keepalive (empty)",
-            udp4(SRC4, TRAV_RTP, &[]),
-            R,
-            RedirectTraversal,
-        ),
-        row(
-            "mux keepalive (15 bytes of anything)",
-            udp4(SRC4, TRAV_RTP, &[0xff; 15]),
-            R,
-            RedirectTraversal,
-        ),
-        row(
-            "mux of 16 bytes (id + 12-byte rtp)",
-            udp4(SRC4, TRAV_RTP, &mux(7, &rtp(12))),
-            R,
-            RedirectTraversal,
-        ),
-        row(
-            "traversal port inside the range",
-            udp4(SRC4, TRAV_IN_RANGE, &mux(7, &rtp(50))),
-            R,
-            RedirectTraversal,
-        ),
+        row("mux rtp on traversal port", R, RedirectTraversal, mux_frame()),
+        row("mux rtcp on traversal rtcp port", R, RedirectTraversal,
+            v4(TRAV_RTCP, &mux(7, &rtcp(12)))),
+        row("mux rtp v6 on traversal port", R, RedirectTraversal, v6(TRAV_RTP, &mux(9, &rtp(100)))),
+        row("mux keepalive (4-byte id)", R, RedirectTraversal, v4(TRAV_RTP, &mux(7, &[]))),
+        row("mux keepalive (empty)", R, RedirectTraversal, v4(TRAV_RTP, &[])),
+        row("mux keepalive (15 bytes of anything)", R, RedirectTraversal,
+            v4(TRAV_RTP, &[0xff; 15])),
+        row("mux of 16 bytes (id + 12-byte rtp)", R, RedirectTraversal,
+            v4(TRAV_RTP, &mux(7, &rtp(12)))),
+        row("traversal port inside the range", R, RedirectTraversal,
+            v4(TRAV_IN_RANGE, &mux(7, &rtp(50)))),
         // Steering off, and a CPU without a CPUMAP entry.
-        row(
-            "steering off: rtp to allocated port",
-            rtp_frame.clone(),
-            P,
-            SteeringOff,
-        )
-        .prepare(|x| x.set_steering(false).unwrap()),
-        row(
-            "steering off: mux on traversal port",
-            mux_frame.clone(),
-            P,
-            SteeringOff,
-        )
-        .prepare(|x| x.set_steering(false).unwrap()),
-        row(
-            "steering off: garbage still dropped",
-            udp4(SRC4, MEDIA_RTP, &version(0)),
-            D,
-            NotRtp,
-        )
-        .prepare(|x| x.set_steering(false).unwrap()),
-        row(
-            "owner cpu without cpumap entry",
-            udp4(SRC4, NO_CPU, &rtp(172)),
-            P,
-            NoCpuEntry,
-        )
-        .config(|c| c.cpus.clear())
-        .prepare(|x| x.set_port(NO_CPU, PortState::Allocated { cpu: 0 }).unwrap()),
+        row("steering off: rtp to allocated port", P, SteeringOff, rtp_frame())
+            .prepare(steering_off),
+        row("steering off: mux on traversal port", P, SteeringOff, mux_frame())
+            .prepare(steering_off),
+        row("steering off: garbage still dropped", D, NotRtp, v4(MEDIA_RTP, &version(0)))
+            .prepare(steering_off),
+        row("owner cpu without cpumap entry", P, NoCpuEntry, v4(NO_CPU, &rtp(172)))
+            .config(|c| c.cpus.clear())
+            .prepare(|x| x.set_port(NO_CPU, PortState::Allocated { cpu: 0 }).unwrap()),
         // Ports of the range that are no flow's.
-        row(
-            "unallocated port in the range",
-            udp4(SRC4, FREE, &rtp(172)),
-            D,
-            UnallocatedPort,
-        ),
-        row(
-            "first port of the range, free",
-            udp4(SRC4, 36_002, &rtp(172)),
-            D,
-            UnallocatedPort,
-        ),
-        row(
-            "last port of the range, free",
-            udp4(SRC4, 59_999, &rtp(172)),
-            D,
-            UnallocatedPort,
-        ),
-        row(
-            "unallocated port, v6",
-            udp6(src6(), FREE, &rtp(172)),
-            D,
-            UnallocatedPort,
-        ),
-        row(
-            "quarantined port",
-            udp4(SRC4, QUARANTINED, &rtp(172)),
-            D,
-            QuarantinedPort,
-        ),
-        row(
-            "port released to free again",
-            udp4(SRC4, MEDIA_RTP, &rtp(172)),
-            D,
-            UnallocatedPort,
-        )
-        .prepare(|x| x.set_port(MEDIA_RTP, PortState::Free).unwrap()),
+        row("unallocated port in the range", D, UnallocatedPort, v4(FREE, &rtp(172))),
+        row("first port of the range, free", D, UnallocatedPort, v4(36_002, &rtp(172))),
+        row("last port of the range, free", D, UnallocatedPort, v4(59_999, &rtp(172))),
+        row("unallocated port, v6", D, UnallocatedPort, v6(FREE, &rtp(172))),
+        row("quarantined port", D, QuarantinedPort, v4(QUARANTINED, &rtp(172))),
+        row("port released to free again", D, UnallocatedPort, rtp_frame())
+            .prepare(|x| x.set_port(MEDIA_RTP, PortState::Free).unwrap()),
         // Outside the range: not ours.
-        row(
-            "udp below the range",
-            udp4(SRC4, 35_999, &rtp(172)),
-            P,
-            NotMediaPort,
-        ),
-        row(
-            "udp above the range",
-            udp4(SRC4, 60_000, &rtp(172)),
-            P,
-            NotMediaPort,
-        ),
-        row(
-            "dns",
-            udp4(SRC4, 53, &[0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
-            P,
-            NotMediaPort,
-        ),
-        row(
-            "quarantined outside the range",
-            udp4(SRC4, 5_000, &rtp(172)),
-            P,
-            NotMediaPort,
-        )
-        .prepare(|x| x.set_port(5_000, PortState::Quarantined).unwrap()),
+        row("udp below the range", P, NotMediaPort, v4(35_999, &rtp(172))),
+        row("udp above the range", P, NotMediaPort, v4(60_000, &rtp(172))),
+        row("dns", P, NotMediaPort, v4(53, &[0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])),
+        row("quarantined outside the range", P, NotMediaPort, v4(5_000, &rtp(172)))
+            .prepare(|x| x.set_port(5_000, PortState::Quarantined).unwrap()),
         // Payloads that are not media on an allocated port.
-        row(
-            "version 0, no stun cookie",
-            udp4(SRC4, MEDIA_RTP, &version(0)),
-            D,
-            NotRtp,
-        ),
-        row("version 1", udp4(SRC4, MEDIA_RTP, &version(1)), D, NotRtp),
-        row("version 3", udp4(SRC4, MEDIA_RTP, &version(3)), D, NotRtp),
-        row(
-            "rtp of 11 bytes",
-            udp4(SRC4, MEDIA_RTP, &rtp(11)),
-            D,
-            NotRtp,
-        ),
-        row(
-            "rtcp of 7 bytes",
-            udp4(SRC4, MEDIA_RTCP, &rtcp(7)),
-            D,
-            NotRtp,
-        ),
-        row(
-            "empty datagram to allocated port",
-            udp4(SRC4, MEDIA_RTP, &[]),
-            D,
-            NotRtp,
-        ),
-        row(
-            "stun with a wrong cookie",
-            udp4(SRC4, MEDIA_RTP, &{
-                let mut s = stun();
-                s[7] = 0x43;
-                s
-            }),
-            D,
-            NotRtp,
-        ),
-        row(
-            "stun of 19 bytes",
-            udp4(SRC4, MEDIA_RTP, &stun()[..19]),
-            D,
-            NotRtp,
-        ),
-        row(
-            "garbage (dtls-like first byte)",
-            udp4(SRC4, MEDIA_RTP, &[0x16; 60]),
-            D,
-            NotRtp,
-        ),
-        row(
-            "garbage v6",
-            udp6(src6(), MEDIA_RTP, &[0x55; 60]),
-            D,
-            NotRtp,
-        ),
+        row("version 0, no stun cookie", D, NotRtp, v4(MEDIA_RTP, &version(0))),
+        row("version 1", D, NotRtp, v4(MEDIA_RTP, &version(1))),
+        row("version 3", D, NotRtp, v4(MEDIA_RTP, &version(3))),
+        row("rtp of 11 bytes", D, NotRtp, v4(MEDIA_RTP, &rtp(11))),
+        row("rtcp of 7 bytes", D, NotRtp, v4(MEDIA_RTCP, &rtcp(7))),
+        row("empty datagram to allocated port", D, NotRtp, v4(MEDIA_RTP, &[])),
+        row("stun with a wrong cookie", D, NotRtp, v4(MEDIA_RTP, &poke(stun(), 7, 0x43))),
+        row("stun of 19 bytes", D, NotRtp, v4(MEDIA_RTP, &stun()[..19])),
+        row("garbage (dtls-like first byte)", D, NotRtp, v4(MEDIA_RTP, &[0x16; 60])),
+        row("garbage v6", D, NotRtp, v6(MEDIA_RTP, &[0x55; 60])),
         // Traversal ports: framing.
-        row(
-            "mux with a version-0 packet",
-            udp4(SRC4, TRAV_RTP, &mux(7, &version(0))),
-            D,
-            BadMux,
-        ),
-        row(
-            "mux with a version-3 packet",
-            udp4(SRC4, TRAV_RTP, &mux(7, &version(3))),
-            D,
-            BadMux,
-        ),
-        row(
-            "unframed rtp on traversal port",
-            udp4(SRC4, TRAV_RTP, &{
-                let mut r = rtp(172);
-                r[4] = 0; // the timestamp's first byte where the framed packet's byte 0 would be
-                r
-            }),
-            D,
-            BadMux,
-        ),
-        row(
-            "unframed stun on traversal port",
-            udp4(SRC4, TRAV_RTP, &stun()),
-            D,
-            BadMux,
-        ),
+        row("mux with a version-0 packet", D, BadMux, v4(TRAV_RTP, &mux(7, &version(0)))),
+        row("mux with a version-3 packet", D, BadMux, v4(TRAV_RTP, &mux(7, &version(3)))),
+        // (The timestamp's first byte zeroed: where a framed packet's byte 0 would be.)
+        row("unframed rtp on traversal port", D, BadMux, v4(TRAV_RTP, &poke(rtp(172), 4, 0))),
+        row("unframed stun on traversal port", D, BadMux, v4(TRAV_RTP, &stun())),
         // Bans: every port and protocol.
-        row(
-            "banned v4 to allocated port",
-            udp4(BANNED4, MEDIA_RTP, &rtp(172)),
-            D,
-            Banned,
-        ),
-        row(
-            "banned v4 to a non-media port",
-            udp4(BANNED4, 53, &[0; 12]),
-            D,
-            Banned,
-        ),
-        row(
-            "banned v4, tcp",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4::new(BANNED4, PROTO_TCP).build(&[0; 20]),
-            ),
-            D,
-            Banned,
-        ),
-        row(
-            "banned v4 fragment",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    frag: 0x2000,
-                    ..Ipv4::new(BANNED4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            D,
-            Banned,
-        ),
-        row(
-            "banned v6 to allocated port",
-            udp6(banned6(), MEDIA_RTP, &rtp(172)),
-            D,
-            Banned,
-        ),
-        row(
-            "banned v6 to a non-media port",
-            udp6(banned6(), 443, &[0; 12]),
-            D,
-            Banned,
-        ),
-        row(
-            "banned as ipv4-mapped ipv6",
-            udp4(MAPPED_BANNED4, MEDIA_RTP, &rtp(172)),
-            D,
-            Banned,
-        ),
-        row(
-            "expired ban not applied",
-            udp4(EXPIRED4, MEDIA_RTP, &rtp(172)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "unbanned source",
-            udp4(BANNED4, MEDIA_RTP, &rtp(172)),
-            R,
-            RedirectMedia,
-        )
-        .prepare(|x| x.unban(IpAddr::V4(BANNED4)).unwrap()),
+        row("banned v4 to allocated port", D, Banned, udp4(BANNED4, MEDIA_RTP, &rtp(172))),
+        row("banned v4 to a non-media port", D, Banned, udp4(BANNED4, 53, &[0; 12])),
+        row("banned v4, tcp", D, Banned, ip4(Ipv4::new(BANNED4, PROTO_TCP), &[0; 20])),
+        row("banned v4 fragment", D, Banned,
+            ip4(Ipv4::new(BANNED4, PROTO_UDP).frag(0x2000), &media())),
+        row("banned v6 to allocated port", D, Banned, udp6(banned6(), MEDIA_RTP, &rtp(172))),
+        row("banned v6 to a non-media port", D, Banned, udp6(banned6(), 443, &[0; 12])),
+        row("banned as ipv4-mapped ipv6", D, Banned, udp4(MAPPED_BANNED4, MEDIA_RTP, &rtp(172))),
+        row("expired ban not applied", R, RedirectMedia, udp4(EXPIRED4, MEDIA_RTP, &rtp(172))),
+        row("unbanned source", R, RedirectMedia, udp4(BANNED4, MEDIA_RTP, &rtp(172)))
+            .prepare(|x| x.unban(IpAddr::V4(BANNED4)).unwrap()),
         // Rate: 1 packet/s, bursts of 3, per source, allocated ports of the range only.
-        row(
-            "rate: third packet of the burst",
-            rtp_frame.clone(),
-            R,
-            RedirectMedia,
-        )
-        .prepare(|x| {
-            rate_1_per_s_burst_3(x);
-            let f = udp4(SRC4, MEDIA_RTP, &rtp(172));
-            send(x, &f, TestVerdict::Redirect);
-            send(x, &f, TestVerdict::Redirect);
+        row("rate: third packet of the burst", R, RedirectMedia, rtp_frame())
+            .prepare(rate_1_per_s_burst_3).after(2, R),
+        row("rate: fourth packet, over the burst", D, RateLimited, rtp_frame())
+            .prepare(rate_1_per_s_burst_3).after(3, R),
+        row("rate: v6 source over the burst", D, RateLimited, v6(MEDIA_RTP, &rtp(172)))
+            .prepare(rate_1_per_s_burst_3).after(3, R),
+        row("rate: another source keeps its own bucket", R, RedirectMedia,
+            udp4(SRC4_B, MEDIA_RTP, &rtp(172))).prepare(burst_spent),
+        row("rate: traversal ports are not limited", R, RedirectTraversal,
+            v4(TRAV_IN_RANGE, &mux(7, &rtp(50)))).prepare(rate_1_per_s_burst_1).after(3, R),
+        row("rate: allocated port outside the range not limited", R, RedirectMedia,
+            v4(ALLOC_OUTSIDE, &rtp(172))).prepare(rate_1_per_s_burst_1).after(3, R),
+        row("rate: garbage spends no tokens", R, RedirectMedia, rtp_frame()).prepare(|x| {
+            rate_1_per_s_burst_1(x);
+            send(x, &v4(MEDIA_RTP, &version(0)), 3, D);
         }),
-        row(
-            "rate: fourth packet, over the burst",
-            rtp_frame.clone(),
-            D,
-            RateLimited,
-        )
-        .prepare(|x| {
-            rate_1_per_s_burst_3(x);
-            let f = udp4(SRC4, MEDIA_RTP, &rtp(172));
-            for _ in 0..3 {
-                send(x, &f, TestVerdict::Redirect);
-            }
-        }),
-        row(
-            "rate: v6 source over the burst",
-            udp6(src6(), MEDIA_RTP, &rtp(172)),
-            D,
-            RateLimited,
-        )
-        .prepare(|x| {
-            rate_1_per_s_burst_3(x);
-            let f = udp6(src6(), MEDIA_RTP, &rtp(172));
-            for _ in 0..3 {
-                send(x, &f, TestVerdict::Redirect);
-            }
-        }),
-        row(
-            "rate: another source keeps its own bucket",
-            udp4(SRC4_B, MEDIA_RTP, &rtp(172)),
-            R,
-            RedirectMedia,
-        )
-        .prepare(|x| {
-            rate_1_per_s_burst_3(x);
-            let f = udp4(SRC4, MEDIA_RTP, &rtp(172));
-            for _ in 0..3 {
-                send(x, &f, TestVerdict::Redirect);
-            }
-            send(x, &f, TestVerdict::Drop);
-        }),
-        row(
-            "rate: traversal ports are not limited",
-            udp4(SRC4, TRAV_IN_RANGE, &mux(7, &rtp(50))),
-            R,
-            RedirectTraversal,
-        )
-        .prepare(|x| {
-            x.set_rate(1, 1).unwrap();
-            let f = udp4(SRC4, TRAV_IN_RANGE, &mux(7, &rtp(50)));
-            for _ in 0..3 {
-                send(x, &f, TestVerdict::Redirect);
-            }
-        }),
-        row(
-            "rate: allocated port outside the range not limited",
-            udp4(SRC4, ALLOC_OUTSIDE, &rtp(172)),
-            R,
-            RedirectMedia,
-        )
-        .prepare(|x| {
-            x.set_rate(1, 1).unwrap();
-            let f = udp4(SRC4, ALLOC_OUTSIDE, &rtp(172));
-            for _ in 0..3 {
-                send(x, &f, TestVerdict::Redirect);
-            }
-        }),
-        row(
-            "rate: garbage spends no tokens",
-            rtp_frame.clone(),
-            R,
-            RedirectMedia,
-        )
-        .prepare(|x| {
-            x.set_rate(1, 1).unwrap();
-            for _ in 0..3 {
-                send(x, &udp4(SRC4, MEDIA_RTP, &version(0)), TestVerdict::Drop);
-            }
-        }),
-        row(
-            "rate: a raised limit applies at once",
-            rtp_frame.clone(),
-            R,
-            RedirectMedia,
-        )
-        .prepare(|x| {
-            rate_1_per_s_burst_3(x);
-            let f = udp4(SRC4, MEDIA_RTP, &rtp(172));
-            for _ in 0..3 {
-                send(x, &f, TestVerdict::Redirect);
-            }
-            send(x, &f, TestVerdict::Drop);
+        row("rate: a raised limit applies at once", R, RedirectMedia, rtp_frame()).prepare(|x| {
+            burst_spent(x);
             x.set_rate(100_000, 3).unwrap();
         }),
-        row("rate: limit lifted", rtp_frame.clone(), R, RedirectMedia).prepare(|x| {
-            x.set_rate(1, 1).unwrap();
-            send(x, &udp4(SRC4, MEDIA_RTP, &rtp(172)), TestVerdict::Redirect);
+        row("rate: limit lifted", R, RedirectMedia, rtp_frame()).prepare(|x| {
+            rate_1_per_s_burst_1(x);
+            send(x, &rtp_frame(), 1, R);
             x.set_rate(0, 0).unwrap();
         }),
         // Not UDP, not IP.
-        row(
-            "tcp v4",
-            ether(&[], ETH_IPV4, &Ipv4::new(SRC4, PROTO_TCP).build(&[0; 20])),
-            P,
-            NotUdp,
-        ),
-        row(
-            "icmp v4 echo",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4::new(SRC4, PROTO_ICMP).build(&[8, 0, 0, 0, 0, 1, 0, 1]),
-            ),
-            P,
-            NotUdp,
-        ),
-        row(
-            "icmpv6 echo",
-            ether(
-                &[],
-                ETH_IPV6,
-                &Ipv6::new(src6(), PROTO_ICMPV6).build(&[128, 0, 0, 0, 0, 1, 0, 1]),
-            ),
-            P,
-            NotUdp,
-        ),
-        row(
-            "tcp v6",
-            ether(&[], ETH_IPV6, &Ipv6::new(src6(), PROTO_TCP).build(&[0; 20])),
-            P,
-            NotUdp,
-        ),
-        row(
-            "ipv6 ah (not walked)",
-            ether(&[], ETH_IPV6, &Ipv6::new(src6(), NH_AH).build(&[0; 24])),
-            P,
-            NotUdp,
-        ),
-        row(
-            "ipv6 no next header",
-            ether(&[], ETH_IPV6, &Ipv6::new(src6(), NH_NONE).build(&[])),
-            P,
-            NotUdp,
-        ),
-        row("arp", arp(), P, NotIp),
-        row(
-            "802.3 length field (llc)",
-            ether(&[], 0x0026, &[0x42; 38]),
-            P,
-            NotIp,
-        ),
+        row("tcp v4", P, NotUdp, ip4(Ipv4::new(SRC4, PROTO_TCP), &[0; 20])),
+        row("icmp v4 echo", P, NotUdp, ip4(Ipv4::new(SRC4, PROTO_ICMP), &[8, 0, 0, 0, 0, 1, 0, 1])),
+        row("icmpv6 echo", P, NotUdp,
+            ip6(Ipv6::new(src6(), PROTO_ICMPV6), &[128, 0, 0, 0, 0, 1, 0, 1])),
+        row("tcp v6", P, NotUdp, ip6(Ipv6::new(src6(), PROTO_TCP), &[0; 20])),
+        row("ipv6 ah (not walked)", P, NotUdp, ip6(Ipv6::new(src6(), NH_AH), &[0; 24])),
+        row("ipv6 no next header", P, NotUdp, ip6(Ipv6::new(src6(), NH_NONE), &[])),
+        row("arp", P, NotIp, arp()),
+        row("802.3 length field (llc)", P, NotIp, ether(0x0026, &[0x42; 38])),
         // Malformed Ethernet and VLAN.
-        row(
-            "vlan ethertype with no tag (14 bytes)",
-            ether(&[], TPID_8021Q, &[]),
-            D,
-            MalformedL2,
-        ),
-        row(
-            "vlan tag cut off",
-            ether(&[], TPID_8021Q, &[0, 100]),
-            D,
-            MalformedL2,
-        ),
-        row(
-            "qinq inner tag cut off",
-            ether(&[], TPID_8021AD, &[0, 100, 0x81, 0x00, 0]),
-            D,
-            MalformedL2,
-        ),
+        row("vlan ethertype with no tag (14 bytes)", D, MalformedL2, ether(DOT1Q, &[])),
+        row("vlan tag cut off", D, MalformedL2, ether(DOT1Q, &[0, 100])),
+        row("qinq inner tag cut off", D, MalformedL2, ether(DOT1AD, &[0, 100, 0x81, 0x00, 0])),
         // Malformed IPv4.
-        row(
-            "ethernet header only, ipv4 ethertype",
-            ether(&[], ETH_IPV4, &[]),
-            D,
-            MalformedIpv4,
-        ),
-        row(
-            "ipv4 header cut off",
-            ether(&[], ETH_IPV4, &truncated_v4),
-            D,
-            MalformedIpv4,
-        ),
-        row(
-            "ipv4 ihl 4",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    ihl: Some(4),
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            D,
-            MalformedIpv4,
-        ),
-        row(
-            "ipv4 ihl 0",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    ihl: Some(0),
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            D,
-            MalformedIpv4,
-        ),
-        row(
-            "ipv4 version 6",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    version: 6,
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            D,
-            MalformedIpv4,
-        ),
-        row(
-            "ipv4 total length past the frame",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    tot_len: Some(1500),
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            D,
-            MalformedIpv4,
-        ),
-        row(
-            "ipv4 total length under the header",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    tot_len: Some(16),
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            D,
-            MalformedIpv4,
-        ),
-        row(
-            "ipv4 ihl 15 past the frame",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    ihl: Some(15),
-                    tot_len: Some(30),
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&[0; 10]),
-            ),
-            D,
-            MalformedIpv4,
-        ),
+        row("ethernet header only, ipv4 ethertype", D, MalformedIpv4, ether(ETH_IPV4, &[])),
+        row("ipv4 header cut off", D, MalformedIpv4, ether(ETH_IPV4, &h4().build(&media())[..10])),
+        row("ipv4 ihl 4", D, MalformedIpv4, ip4(h4().ihl(4), &media())),
+        row("ipv4 ihl 0", D, MalformedIpv4, ip4(h4().ihl(0), &media())),
+        row("ipv4 version 6", D, MalformedIpv4, ip4(h4().version(6), &media())),
+        row("ipv4 total length past the frame", D, MalformedIpv4,
+            ip4(h4().tot_len(1500), &media())),
+        row("ipv4 total length under the header", D, MalformedIpv4,
+            ip4(h4().tot_len(16), &media())),
+        row("ipv4 ihl 15 past the frame", D, MalformedIpv4,
+            ip4(h4().ihl(15).tot_len(30), &[0; 10])),
         // IPv4 options, padding, DF, fragments.
-        row(
-            "ipv4 options (ihl 7) steered right",
-            ether(&[], ETH_IPV4, &opts.build(&udp(MEDIA_RTP, &rtp(172)))),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "ipv4 options (ihl 15) steered right",
-            ether(&[], ETH_IPV4, &opts40.build(&udp(MEDIA_RTP, &rtp(172)))),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "ipv4 options, unallocated port",
-            ether(&[], ETH_IPV4, &opts.build(&udp(FREE, &rtp(172)))),
-            D,
-            UnallocatedPort,
-        ),
-        row(
-            "ipv4 options, garbage payload",
-            ether(&[], ETH_IPV4, &opts40.build(&udp(MEDIA_RTP, &version(1)))),
-            D,
-            NotRtp,
-        ),
-        row(
-            "ethernet padding after the datagram",
-            {
-                let mut f = udp4(SRC4, MEDIA_RTP, &rtp(12));
-                f.extend_from_slice(&[0; 20]);
-                f
-            },
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "udp length shorter than the ip payload",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4::new(SRC4, PROTO_UDP).build(&{
-                    let mut u = udp_len(MEDIA_RTP, &rtp(12), 20);
-                    u.extend_from_slice(&[0xee; 30]);
-                    u
-                }),
-            ),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "ipv4 dont-fragment is no fragment",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    frag: 0x4000,
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "ipv4 first fragment (mf)",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    frag: 0x2000,
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            P,
-            Fragment,
-        ),
-        row(
-            "ipv4 later fragment (offset)",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    frag: 185,
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&rtp(172)),
-            ),
-            P,
-            Fragment,
-        ),
-        row(
-            "ipv4 middle fragment (mf and offset), free port",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    frag: 0x2000 | 3,
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(FREE, &rtp(172))),
-            ),
-            P,
-            Fragment,
-        ),
+        row("ipv4 options (ihl 7) steered right", R, RedirectMedia, ip4(opts(), &media())),
+        row("ipv4 options (ihl 15) steered right", R, RedirectMedia, ip4(opts40(), &media())),
+        row("ipv4 options, unallocated port", D, UnallocatedPort,
+            ip4(opts(), &udp(FREE, &rtp(172)))),
+        row("ipv4 options, garbage payload", D, NotRtp,
+            ip4(opts40(), &udp(MEDIA_RTP, &version(1)))),
+        row("ethernet padding after the datagram", R, RedirectMedia,
+            [v4(MEDIA_RTP, &rtp(12)), vec![0; 20]].concat()),
+        row("udp length shorter than the ip payload", R, RedirectMedia,
+            ip4(h4(), &[udp_len(MEDIA_RTP, &rtp(12), 20), vec![0xee; 30]].concat())),
+        row("ipv4 dont-fragment is no fragment", R, RedirectMedia,
+            ip4(h4().frag(0x4000), &media())),
+        row("ipv4 first fragment (mf)", P, Fragment, ip4(h4().frag(0x2000), &media())),
+        row("ipv4 later fragment (offset)", P, Fragment, ip4(h4().frag(185), &rtp(172))),
+        row("ipv4 middle fragment (mf and offset), free port", P, Fragment,
+            ip4(h4().frag(0x2000 | 3), &udp(FREE, &rtp(172)))),
         // Malformed UDP.
-        row(
-            "udp length past the ip payload",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4::new(SRC4, PROTO_UDP).build(&udp_len(MEDIA_RTP, &rtp(172), 400)),
-            ),
-            D,
-            MalformedUdp,
-        ),
-        row(
-            "udp length under 8",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4::new(SRC4, PROTO_UDP).build(&udp_len(MEDIA_RTP, &rtp(172), 7)),
-            ),
-            D,
-            MalformedUdp,
-        ),
-        row(
-            "udp header cut off",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4::new(SRC4, PROTO_UDP).build(&udp(MEDIA_RTP, &[])[..4]),
-            ),
-            D,
-            MalformedUdp,
-        ),
-        row(
-            "udp header past the ip total length",
-            ether(
-                &[],
-                ETH_IPV4,
-                &Ipv4 {
-                    tot_len: Some(24),
-                    ..Ipv4::new(SRC4, PROTO_UDP)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            D,
-            MalformedUdp,
-        ),
-        row(
-            "udp v6 header cut off",
-            ether(
-                &[],
-                ETH_IPV6,
-                &Ipv6::new(src6(), PROTO_UDP).build(&[0xab; 4]),
-            ),
-            D,
-            MalformedUdp,
-        ),
+        row("udp length past the ip payload", D, MalformedUdp,
+            ip4(h4(), &udp_len(MEDIA_RTP, &rtp(172), 400))),
+        row("udp length under 8", D, MalformedUdp, ip4(h4(), &udp_len(MEDIA_RTP, &rtp(172), 7))),
+        row("udp header cut off", D, MalformedUdp, ip4(h4(), &udp(MEDIA_RTP, &[])[..4])),
+        row("udp header past the ip total length", D, MalformedUdp,
+            ip4(h4().tot_len(24), &media())),
+        row("udp v6 header cut off", D, MalformedUdp, ip6(h6(), &[0xab; 4])),
         // IPv6 headers.
-        row(
-            "ipv6 header cut off",
-            ether(&[], ETH_IPV6, &truncated_v6),
-            D,
-            MalformedIpv6,
-        ),
-        row(
-            "ipv6 version 4",
-            v6(Ipv6 {
-                version: 4,
-                ..Ipv6::new(src6(), PROTO_UDP)
-            }),
-            D,
-            MalformedIpv6,
-        ),
-        row(
-            "ipv6 payload length past the frame",
-            v6(Ipv6 {
-                payload_len: Some(1400),
-                ..Ipv6::new(src6(), PROTO_UDP)
-            }),
-            D,
-            MalformedIpv6,
-        ),
-        row(
-            "ipv6 hop-by-hop then udp, parsed",
-            v6(Ipv6::new(src6(), PROTO_UDP).ext(NH_HOP, 1)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "ipv6 hop-by-hop, routing, dest opts then udp",
-            v6(Ipv6::new(src6(), PROTO_UDP)
-                .ext(NH_HOP, 1)
-                .ext(NH_ROUTING, 3)
-                .ext(NH_DEST, 2)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "ipv6 four ext headers then udp",
-            v6(Ipv6::new(src6(), PROTO_UDP)
-                .ext(NH_HOP, 1)
-                .ext(NH_DEST, 1)
-                .ext(NH_ROUTING, 1)
-                .ext(NH_DEST, 1)),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "ipv6 ext headers, unallocated port",
-            ether(
-                &[],
-                ETH_IPV6,
-                &Ipv6::new(src6(), PROTO_UDP)
-                    .ext(NH_HOP, 1)
-                    .build(&udp(FREE, &rtp(172))),
-            ),
-            D,
-            UnallocatedPort,
-        ),
-        row(
-            "ipv6 five ext headers",
-            v6(Ipv6::new(src6(), PROTO_UDP)
-                .ext(NH_HOP, 1)
-                .ext(NH_DEST, 1)
-                .ext(NH_ROUTING, 1)
-                .ext(NH_DEST, 1)
-                .ext(NH_DEST, 1)),
-            P,
-            Ipv6ExtLimit,
-        ),
-        row(
-            "ipv6 ext header past the payload",
-            ether(
-                &[],
-                ETH_IPV6,
-                &Ipv6 {
-                    payload_len: Some(16),
-                    ..Ipv6::new(src6(), PROTO_UDP).ext(NH_HOP, 4)
-                }
-                .build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            D,
-            MalformedIpv6,
-        ),
-        row(
-            "ipv6 ext header cut off",
-            ether(
-                &[],
-                ETH_IPV6,
-                &Ipv6 {
-                    payload_len: Some(0),
-                    ..Ipv6::new(src6(), PROTO_UDP).ext(NH_HOP, 1)
-                }
-                .build(&[])[..40 + 1],
-            ),
-            D,
-            MalformedIpv6,
-        ),
-        row(
-            "ipv6 fragment header",
-            v6(Ipv6::new(src6(), PROTO_UDP).ext(NH_FRAGMENT, 1)),
-            P,
-            Fragment,
-        ),
-        row(
-            "ipv6 hop-by-hop then fragment",
-            v6(Ipv6::new(src6(), PROTO_UDP)
-                .ext(NH_HOP, 1)
-                .ext(NH_FRAGMENT, 1)),
-            P,
-            Fragment,
-        ),
-        row(
-            "ipv6 four options headers then fragment",
-            v6(Ipv6::new(src6(), PROTO_UDP)
-                .ext(NH_HOP, 1)
-                .ext(NH_DEST, 1)
-                .ext(NH_ROUTING, 1)
-                .ext(NH_DEST, 1)
-                .ext(NH_FRAGMENT, 1)),
-            P,
-            Fragment,
-        ),
+        row("ipv6 header cut off", D, MalformedIpv6, ether(ETH_IPV6, &h6().build(&media())[..30])),
+        row("ipv6 version 4", D, MalformedIpv6, ip6(h6().version(4), &media())),
+        row("ipv6 payload length past the frame", D, MalformedIpv6,
+            ip6(h6().payload_len(1400), &media())),
+        row("ipv6 hop-by-hop then udp, parsed", R, RedirectMedia,
+            ip6(h6().ext(NH_HOP, 1), &media())),
+        row("ipv6 hop-by-hop, routing, dest opts then udp", R, RedirectMedia,
+            ip6(h6().ext(NH_HOP, 1).ext(NH_ROUTING, 3).ext(NH_DEST, 2), &media())),
+        row("ipv6 four ext headers then udp", R, RedirectMedia, ip6(h6_four_opts(), &media())),
+        row("ipv6 ext headers, unallocated port", D, UnallocatedPort,
+            ip6(h6().ext(NH_HOP, 1), &udp(FREE, &rtp(172)))),
+        row("ipv6 five ext headers", P, Ipv6ExtLimit,
+            ip6(h6_four_opts().ext(NH_DEST, 1), &media())),
+        row("ipv6 ext header past the payload", D, MalformedIpv6,
+            ip6(h6().ext(NH_HOP, 4).payload_len(16), &media())),
+        row("ipv6 ext header cut off", D, MalformedIpv6,
+            ether(ETH_IPV6, &h6().ext(NH_HOP, 1).payload_len(0).build(&[])[..40 + 1])),
+        row("ipv6 fragment header", P, Fragment, ip6(h6().ext(NH_FRAGMENT, 1), &media())),
+        row("ipv6 hop-by-hop then fragment", P, Fragment,
+            ip6(h6().ext(NH_HOP, 1).ext(NH_FRAGMENT, 1), &media())),
+        row("ipv6 four options headers then fragment", P, Fragment,
+            ip6(h6_four_opts().ext(NH_FRAGMENT, 1), &media())),
         // VLAN tags.
-        row(
-            "802.1q tagged rtp",
-            ether(
-                &[TPID_8021Q],
-                ETH_IPV4,
-                &Ipv4::new(SRC4, PROTO_UDP).build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "qinq (802.1ad, 802.1q) tagged rtp",
-            ether(
-                &[TPID_8021AD, TPID_8021Q],
-                ETH_IPV4,
-                &Ipv4::new(SRC4, PROTO_UDP).build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            R,
-            RedirectMedia,
-        ),
-        row(
-            "double 802.1q tagged mux v6",
-            ether(
-                &[TPID_8021Q, TPID_8021Q],
-                ETH_IPV6,
-                &Ipv6::new(src6(), PROTO_UDP).build(&udp(TRAV_RTP, &mux(1, &rtp(40)))),
-            ),
-            R,
-            RedirectTraversal,
-        ),
-        row(
-            "802.1q tagged v6, unallocated",
-            ether(
-                &[TPID_8021Q],
-                ETH_IPV6,
-                &Ipv6::new(src6(), PROTO_UDP).build(&udp(FREE, &rtp(172))),
-            ),
-            D,
-            UnallocatedPort,
-        ),
-        row(
-            "qinq tagged, banned",
-            ether(
-                &[TPID_8021AD, TPID_8021Q],
-                ETH_IPV4,
-                &Ipv4::new(BANNED4, PROTO_UDP).build(&udp(53, &[0; 12])),
-            ),
-            D,
-            Banned,
-        ),
-        row(
-            "802.1q tagged arp",
-            ether(&[TPID_8021Q], ETH_ARP, &arp()[14..]),
-            P,
-            NotIp,
-        ),
-        row(
-            "three vlan tags",
-            ether(
-                &[TPID_8021AD, TPID_8021Q, TPID_8021Q],
-                ETH_IPV4,
-                &Ipv4::new(SRC4, PROTO_UDP).build(&udp(MEDIA_RTP, &rtp(172))),
-            ),
-            P,
-            VlanTooDeep,
-        ),
+        row("802.1q tagged rtp", R, RedirectMedia, vlan(&[DOT1Q], rtp_frame())),
+        row("qinq (802.1ad, 802.1q) tagged rtp", R, RedirectMedia,
+            vlan(&[DOT1AD, DOT1Q], rtp_frame())),
+        row("double 802.1q tagged mux v6", R, RedirectTraversal,
+            vlan(&[DOT1Q, DOT1Q], v6(TRAV_RTP, &mux(1, &rtp(40))))),
+        row("802.1q tagged v6, unallocated", D, UnallocatedPort,
+            vlan(&[DOT1Q], v6(FREE, &rtp(172)))),
+        row("qinq tagged, banned", D, Banned, vlan(&[DOT1AD, DOT1Q], udp4(BANNED4, 53, &[0; 12]))),
+        row("802.1q tagged arp", P, NotIp, vlan(&[DOT1Q], arp())),
+        row("three vlan tags", P, VlanTooDeep, vlan(&[DOT1AD, DOT1Q, DOT1Q], rtp_frame())),
     ]
 }
 
@@ -1398,6 +724,9 @@ fn fixture_table() {
         standard(&mut xdp).unwrap_or_else(|e| panic!("{}: setup: {e}", f.name));
         if let Some(p) = f.prepare {
             p(&mut xdp);
+        }
+        if let Some((n, want)) = f.after {
+            send(&xdp, &f.frame, n, want);
         }
         let before = xdp.counters().unwrap();
         let got = xdp
@@ -1447,6 +776,11 @@ fn fixture_table() {
 #[test]
 fn the_table_covers_every_reason() {
     let table = fixtures();
+    assert!(
+        table.len() >= MIN_ROWS,
+        "{} rows, want {MIN_ROWS} or more",
+        table.len()
+    );
     for r in Reason::ALL {
         assert!(
             table.iter().any(|f| f.reason == r),
@@ -1477,11 +811,10 @@ fn frames_under_an_ethernet_header_are_refused_by_name() {
 
 #[test]
 fn counters_total_the_cpus_and_render() {
-    let Some(mut xdp) = load_or_skip(&standard_config()) else {
+    let Some(xdp) = load_standard_or_skip() else {
         return;
     };
-    standard(&mut xdp).unwrap();
-    let frame = udp4(SRC4, FREE, &rtp(172));
+    let frame = v4(FREE, &rtp(172));
     for _ in 0..5 {
         assert_eq!(xdp.test_run(&frame).unwrap(), TestVerdict::Drop);
     }
@@ -1499,10 +832,9 @@ fn counters_total_the_cpus_and_render() {
 
 #[test]
 fn ports_bans_and_config_read_back() {
-    let Some(mut xdp) = load_or_skip(&standard_config()) else {
+    let Some(mut xdp) = load_standard_or_skip() else {
         return;
     };
-    standard(&mut xdp).unwrap();
     assert_eq!(
         xdp.port(MEDIA_RTP).unwrap(),
         PortState::Allocated { cpu: 0 }

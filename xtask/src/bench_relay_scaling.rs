@@ -26,11 +26,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::relay_process::{self, RelayProcess as Relay};
+use crate::relay_process::{self, now_ms, sleep_until, RelayProcess as Relay};
 
 const BEGIN: &str = "<!-- relay-scaling:begin -->";
 const END: &str = "<!-- relay-scaling:end -->";
@@ -101,12 +101,6 @@ fn start_relay(edge: &Path, scratch: &Path, workers: usize, pairs: usize) -> Res
     )
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Runs `calls` calls through `relay`, shared by `generators` generators on the CPUs from
 /// `first_core` on, all starting at one instant. With `pairs`, generator g puts its calls on
 /// traversal pair g (of `pairs`).
@@ -154,15 +148,9 @@ fn run_load(
         gens.push(cmd.spawn().map_err(|e| format!("starting loadgen: {e}"))?);
     }
     let pid = relay.child.id();
-    let until = |ms: u64| {
-        let now = now_ms();
-        if ms > now {
-            std::thread::sleep(Duration::from_millis(ms - now));
-        }
-    };
-    until(start_at);
+    sleep_until(start_at);
     let cpu0 = relay_process::cpu_seconds(pid).ok_or("cannot read the relay's CPU time")?;
-    until(start_at + (SECONDS * 1000.0) as u64 + 500);
+    sleep_until(start_at + (SECONDS * 1000.0) as u64 + 500);
     let cpu1 = relay_process::cpu_seconds(pid).ok_or("cannot read the relay's CPU time")?;
     let mut run = Run {
         workers,

@@ -27,11 +27,10 @@ use std::io::{BufRead, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::relay_process::{self, RelayProcess};
+use crate::relay_process::{self, now_ms, sleep_until, RelayProcess};
 
 const BEGIN: &str = "<!-- xdp:begin -->";
 const END: &str = "<!-- xdp:end -->";
@@ -350,19 +349,6 @@ struct Run {
     program_runs: u64,
     program_ns: u64,
     p99_us: Option<u64>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn sleep_until(ms: u64) {
-    let now = now_ms();
-    if ms > now {
-        std::thread::sleep(Duration::from_millis(ms - now));
-    }
 }
 
 /// Runs `calls` calls for [`SECONDS`] s, with a flood from `flood_cores` (one `edge flood`

@@ -138,6 +138,21 @@ impl PrebuiltOptions {
     }
 }
 
+/// Wall-clock milliseconds since the Unix epoch (what `edge loadgen --start-at` takes).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Sleeps until the wall-clock time `ms` (see [`now_ms`]); returns at once if it has passed.
+pub(crate) fn sleep_until(ms: u64) {
+    let now = now_ms();
+    if ms > now {
+        std::thread::sleep(Duration::from_millis(ms - now));
+    }
+}
+
 /// Today's date in UTC, as `date -u +%F` prints it.
 pub(crate) fn utc_date() -> String {
     Command::new("date")

@@ -4,3 +4,6 @@
 //! XMPP stream relay and the traversal link between the C and E roles, each as a state machine
 //! driven by a runtime driver. It is empty until the issues that build those parts land.
 #![forbid(unsafe_code)]
+
+pub mod sip;
+pub mod traversal;

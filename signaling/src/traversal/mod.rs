@@ -1,0 +1,1 @@
+//! The traversal link between the C and E roles. (Being built.)

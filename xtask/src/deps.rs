@@ -59,6 +59,31 @@ const GNUPLOT: Package = Package {
     why: "draws the relay bench's loss plot",
 };
 
+const KAMAILIO: Package = Package {
+    name: "kamailio",
+    why: "Kamailio 5.6, the call control inside the lab (`cargo xtask lab`)",
+};
+const KAMAILIO_TLS: Package = Package {
+    name: "kamailio-tls-modules",
+    why: "TLS for the lab's Kamailio (SIP over TLS on 5061, once the lab has certificates)",
+};
+const DNSMASQ: Package = Package {
+    name: "dnsmasq-base",
+    why: "the lab's split-horizon DNS (one server per zone, no service installed)",
+};
+const DIG: Package = Package {
+    name: "bind9-dnsutils",
+    why: "`dig`: checks the lab's DNS answers by hand",
+};
+const PROCPS: Package = Package {
+    name: "procps",
+    why: "`kill` and `sysctl`: the lab stops its peers by pid and sets each zone's sysctls",
+};
+const PYTHON3: Package = Package {
+    name: "python3",
+    why: "runs `lab/sip-check.py`, the lab's SIP OPTIONS/REGISTER check",
+};
+
 /// What `cargo xtask demo` needs.
 pub(crate) const DEMO: &[Package] = &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV];
 /// What `cargo xtask test` (and the benches) need.
@@ -79,6 +104,18 @@ pub(crate) const BENCH_RELAY: &[Package] =
 /// What `cargo xtask bench xdp` needs.
 pub(crate) const BENCH_XDP: &[Package] =
     &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV, IPROUTE2, ETHTOOL];
+
+/// What `cargo xtask lab up` needs.
+pub(crate) const LAB: &[Package] = &[
+    IPROUTE2,
+    NFTABLES,
+    PROCPS,
+    KAMAILIO,
+    KAMAILIO_TLS,
+    DNSMASQ,
+    DIG,
+    PYTHON3,
+];
 
 fn installed(name: &str) -> Option<bool> {
     let out = Command::new("dpkg-query")

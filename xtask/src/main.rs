@@ -33,6 +33,7 @@ mod bench_xdp;
 mod criterion_results;
 mod deps;
 mod fuzz;
+mod lab;
 mod relay_process;
 
 use std::ffi::OsString;
@@ -70,6 +71,9 @@ commands:
   fuzz [--seconds N] [target...] [-- <libFuzzer args>]
                                          run fuzz targets (default: all, 60 s each) with
                                          cargo +nightly fuzz; fails on a crash
+  lab up|down|status                     the network-namespace lab: internet, DMZ and inside
+                                         zones, nftables after the MRA port reference,
+                                         split-horizon DNS, Kamailio inside (target/lab/lab.json)
   help                                   this text";
 
 fn main() -> ExitCode {
@@ -137,6 +141,7 @@ fn run() -> Result<ExitCode, String> {
             ),
         },
         "fuzz" => fuzz::run(rest),
+        "lab" => lab::cli(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -8,6 +8,8 @@
 //! the issues that build them.
 #![forbid(unsafe_code)]
 
+mod certs;
+mod config;
 mod demo;
 mod flood;
 mod loadgen;

@@ -6,4 +6,5 @@
 #![forbid(unsafe_code)]
 
 pub mod sip;
+pub mod sip_edge;
 pub mod traversal;

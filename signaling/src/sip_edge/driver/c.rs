@@ -1,0 +1,554 @@
+//! C's driver: the traversal dialer, call control over UDP/TCP, around one [`CProxy`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::flow::{self, FlowSetup};
+use super::pump;
+use super::{StartError, TransportCounters};
+use crate::sip::Limits;
+use crate::sip_edge::c_proxy::{Binding, CAction, CProxy, CProxyConfig, CStats, InsideHop};
+use crate::sip_edge::envelope::OwnedEnvelope;
+use crate::traversal::driver::{Dialer, DialerConfig};
+use crate::traversal::frame::StreamKind;
+use crate::traversal::status::{LinkPhase, LinkStatus};
+
+/// How C reaches call control.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallControlTransport {
+    /// UDP from C's `sip_listen` address.
+    Udp,
+    /// One TCP connection, made from C's `sip_listen` address where the system allows it.
+    Tcp,
+}
+
+/// Call control, as C's driver uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallControlPeer {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its transport.
+    pub transport: CallControlTransport,
+}
+
+/// C's SIP driver set-up.
+pub struct CDriverConfig {
+    /// The traversal dialer (E peers, certificates, account).
+    pub dialer: DialerConfig,
+    /// The proxy.
+    pub proxy: CProxyConfig,
+    /// Where call control reaches C (UDP and TCP).
+    pub listen: SocketAddr,
+    /// Call control (the first is used).
+    pub call_control: CallControlPeer,
+    /// SIP size limits per message.
+    pub limits: Limits,
+}
+
+/// What the admin API shows of C's SIP side.
+#[derive(Clone, Debug)]
+pub struct CSnapshot {
+    /// The traversal link.
+    pub link: LinkStatus,
+    /// Whether the SIP stream over it is open.
+    pub sip_stream: bool,
+    /// The proxy's counters.
+    pub stats: CStats,
+    /// Bindings held.
+    pub binding_count: usize,
+    /// The first bindings (token, binding).
+    pub bindings: Vec<(String, Binding)>,
+    /// Where C listens for call control.
+    pub listen: SocketAddr,
+    /// Call control.
+    pub call_control: CallControlPeer,
+    /// Whether the TCP connection to call control is up (UDP: always `true`).
+    pub call_control_connected: bool,
+}
+
+enum Event {
+    FromE(u64, OwnedEnvelope),
+    SipStreamGone {
+        generation: u64,
+        why: String,
+    },
+    FromInside(InsideHop, Vec<u8>),
+    Conn {
+        id: u64,
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    ConnGone(u64),
+    CallControlConnected {
+        id: u64,
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    CallControlFailed(String),
+    Snapshot(oneshot::Sender<CSnapshot>),
+}
+
+/// A running C driver. Dropping it stops it.
+pub struct CHandle {
+    events: mpsc::UnboundedSender<Event>,
+    counters: Arc<TransportCounters>,
+    listen: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for CDriverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CDriverConfig")
+            .field("dialer", &self.dialer)
+            .field("proxy", &self.proxy)
+            .field("listen", &self.listen)
+            .field("call_control", &self.call_control)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for CHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CHandle")
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CHandle {
+    /// A snapshot for the admin API (`None` once the driver stopped).
+    pub async fn snapshot(&self) -> Option<CSnapshot> {
+        let (tx, rx) = oneshot::channel();
+        self.events.send(Event::Snapshot(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// The connection counters of the inside listener.
+    pub fn counters(&self) -> &TransportCounters {
+        &self.counters
+    }
+
+    /// Where call control reaches C.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+    }
+}
+
+impl Drop for CHandle {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn reuse_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let s = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    s.set_reuseaddr(true)?;
+    s.set_reuseport(true)?;
+    s.bind(addr)?;
+    s.listen(1024)
+}
+
+/// Binds C's listeners, starts dialing E and starts the driver (inside a tokio runtime).
+pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
+    tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+    let udp = UdpSocket::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Bind(format!("SIP UDP {}", config.listen), e))?;
+    let listen = udp.local_addr().unwrap_or(config.listen);
+    let tcp =
+        reuse_listener(listen).map_err(|e| StartError::Bind(format!("SIP TCP {listen}"), e))?;
+    let udp = Arc::new(udp);
+    let dialer = Dialer::start(config.dialer).map_err(StartError::Traversal)?;
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let counters = Arc::new(TransportCounters::default());
+
+    let udp_task = tokio::spawn(recv_udp(udp.clone(), events_tx.clone()));
+    let conn_ids = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let tcp_task = tokio::spawn(accept_tcp(
+        tcp,
+        config.limits,
+        counters.clone(),
+        conn_ids.clone(),
+        events_tx.clone(),
+    ));
+    let core = Core {
+        proxy: CProxy::new(config.proxy),
+        link: dialer.status(),
+        dialer,
+        udp,
+        listen,
+        limits: config.limits,
+        counters: counters.clone(),
+        conn_ids,
+        call_control: config.call_control,
+        conns: HashMap::new(),
+        sip_stream: None,
+        generation: 0,
+        cc_conn: None,
+        cc_connecting: false,
+        cc_queue: Vec::new(),
+        events_tx: events_tx.clone(),
+    };
+    let core_task = tokio::spawn(core.run(events));
+    Ok(CHandle {
+        events: events_tx,
+        counters,
+        listen,
+        tasks: vec![udp_task, tcp_task, core_task],
+    })
+}
+
+async fn recv_udp(udp: Arc<UdpSocket>, events: mpsc::UnboundedSender<Event>) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        match udp.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                // CRLF keepalives and stray bytes shorter than a request line are ignored.
+                if n < 8 {
+                    continue;
+                }
+                let msg = buf[..n].to_vec();
+                if events
+                    .send(Event::FromInside(InsideHop::Datagram(from), msg))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+async fn accept_tcp(
+    tcp: TcpListener,
+    limits: Limits,
+    counters: Arc<TransportCounters>,
+    ids: Arc<std::sync::atomic::AtomicU64>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    loop {
+        let (stream, peer) = match tcp.accept().await {
+            Ok(c) => c,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        TransportCounters::bump(&counters.accepted);
+        let id = ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        if events.send(Event::Conn { id, tx }).is_err() {
+            return;
+        }
+        tokio::spawn(serve_conn(
+            stream,
+            peer,
+            id,
+            limits,
+            counters.clone(),
+            rx,
+            events.clone(),
+        ));
+    }
+}
+
+async fn serve_conn(
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    limits: Limits,
+    counters: Arc<TransportCounters>,
+    rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let _ = stream.set_nodelay(true);
+    let setup = FlowSetup {
+        peer,
+        stun: false,
+        limits,
+    };
+    let ev = events.clone();
+    let _ = flow::run(stream, setup, counters, rx, move |msg| {
+        ev.send(Event::FromInside(InsideHop::Stream(id), msg))
+            .is_ok()
+    })
+    .await;
+    let _ = events.send(Event::ConnGone(id));
+}
+
+struct Core {
+    proxy: CProxy,
+    dialer: Dialer,
+    link: watch::Receiver<LinkStatus>,
+    udp: Arc<UdpSocket>,
+    listen: SocketAddr,
+    limits: Limits,
+    counters: Arc<TransportCounters>,
+    conn_ids: Arc<std::sync::atomic::AtomicU64>,
+    call_control: CallControlPeer,
+    conns: HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>,
+    sip_stream: Option<(u64, mpsc::UnboundedSender<Vec<u8>>)>,
+    generation: u64,
+    cc_conn: Option<u64>,
+    cc_connecting: bool,
+    cc_queue: Vec<Vec<u8>>,
+    events_tx: mpsc::UnboundedSender<Event>,
+}
+
+/// Requests held while the TCP connection to call control is being made.
+const CC_QUEUE_MAX: usize = 4096;
+
+impl Core {
+    async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut out = Vec::new();
+        let mut last_error = None;
+        loop {
+            tokio::select! {
+                ev = events.recv() => {
+                    let Some(ev) = ev else { return };
+                    self.handle(ev, &mut out);
+                    self.act(&mut out);
+                }
+                changed = self.link.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    self.link_changed(&mut last_error).await;
+                }
+                _ = tick.tick() => {
+                    self.proxy.expire(Instant::now());
+                    // A link that is up without a SIP stream (the stream failed): open again.
+                    if self.sip_stream.is_none() && self.link.borrow().state == LinkPhase::Up {
+                        self.open_sip_stream().await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn link_changed(&mut self, last_error: &mut Option<String>) {
+        let st = self.link.borrow_and_update().clone();
+        if let Some(f) = &st.last_error {
+            let line = f.to_string();
+            if last_error.as_ref() != Some(&line) {
+                eprintln!("c: traversal: {line}");
+                *last_error = Some(line);
+            }
+        }
+        if st.state == LinkPhase::Up {
+            if self.sip_stream.is_none() {
+                eprintln!(
+                    "c: traversal link up to {}",
+                    st.peer.as_deref().unwrap_or("?")
+                );
+                self.open_sip_stream().await;
+            }
+        } else if self.sip_stream.take().is_some() {
+            eprintln!(
+                "c: traversal link {}: SIP flows through E are gone",
+                st.state
+            );
+            self.proxy.link_down();
+        }
+    }
+
+    async fn open_sip_stream(&mut self) {
+        match self.dialer.open_stream(StreamKind::SIP).await {
+            Ok(stream) => {
+                self.generation += 1;
+                let generation = self.generation;
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.sip_stream = Some((generation, tx));
+                let ev = self.events_tx.clone();
+                let events = self.events_tx.clone();
+                tokio::spawn(async move {
+                    let end = pump::run(stream, rx, move |env| {
+                        ev.send(Event::FromE(generation, env)).is_ok()
+                    })
+                    .await;
+                    let _ = events.send(Event::SipStreamGone {
+                        generation,
+                        why: end.to_string(),
+                    });
+                });
+            }
+            Err(e) => eprintln!("c: cannot open the SIP stream to E: {e}"),
+        }
+    }
+
+    fn handle(&mut self, ev: Event, out: &mut Vec<CAction>) {
+        let now = Instant::now();
+        match ev {
+            Event::FromE(generation, env) => {
+                if self
+                    .sip_stream
+                    .as_ref()
+                    .is_some_and(|(g, _)| *g == generation)
+                {
+                    self.proxy.from_e(env.as_envelope(), now, out);
+                }
+            }
+            Event::SipStreamGone { generation, why } => {
+                if self
+                    .sip_stream
+                    .as_ref()
+                    .is_some_and(|(g, _)| *g == generation)
+                {
+                    eprintln!("c: SIP stream to E ended: {why}");
+                    self.sip_stream = None;
+                    self.proxy.link_down();
+                }
+            }
+            Event::FromInside(hop, bytes) => self.proxy.from_inside(hop, &bytes, now, out),
+            Event::Conn { id, tx } => {
+                self.conns.insert(id, tx);
+            }
+            Event::ConnGone(id) => {
+                self.conns.remove(&id);
+                if self.cc_conn == Some(id) {
+                    self.cc_conn = None;
+                }
+            }
+            Event::CallControlConnected { id, tx } => {
+                self.cc_connecting = false;
+                for m in self.cc_queue.drain(..) {
+                    let _ = tx.send(m);
+                }
+                self.conns.insert(id, tx);
+                self.cc_conn = Some(id);
+            }
+            Event::CallControlFailed(why) => {
+                self.cc_connecting = false;
+                eprintln!(
+                    "c: cannot connect to call control {}: {why} ({} requests dropped)",
+                    self.call_control.addr,
+                    self.cc_queue.len()
+                );
+                self.cc_queue.clear();
+            }
+            Event::Snapshot(reply) => {
+                let _ = reply.send(CSnapshot {
+                    link: self.link.borrow().clone(),
+                    sip_stream: self.sip_stream.is_some(),
+                    stats: self.proxy.stats().clone(),
+                    binding_count: self.proxy.binding_count(),
+                    bindings: self.proxy.bindings(100),
+                    listen: self.listen,
+                    call_control: self.call_control,
+                    call_control_connected: self.call_control.transport
+                        == CallControlTransport::Udp
+                        || self.cc_conn.is_some(),
+                });
+            }
+        }
+    }
+
+    fn act(&mut self, out: &mut Vec<CAction>) {
+        for a in out.drain(..) {
+            match a {
+                CAction::ToE(bytes) => {
+                    if let Some((_, tx)) = &self.sip_stream {
+                        let _ = tx.send(bytes);
+                    }
+                }
+                CAction::ToCallControl(bytes) => self.to_call_control(bytes),
+                CAction::ToInside { hop, bytes } => match hop {
+                    InsideHop::Stream(id) => {
+                        if let Some(tx) = self.conns.get(&id) {
+                            let _ = tx.send(bytes);
+                        }
+                    }
+                    InsideHop::Datagram(to) => {
+                        let _ = self.udp.try_send_to(&bytes, to);
+                    }
+                },
+            }
+        }
+    }
+
+    fn to_call_control(&mut self, bytes: Vec<u8>) {
+        let cc = self.call_control;
+        if cc.transport == CallControlTransport::Udp {
+            let _ = self.udp.try_send_to(&bytes, cc.addr);
+            return;
+        }
+        if let Some(tx) = self.cc_conn.and_then(|id| self.conns.get(&id)) {
+            let _ = tx.send(bytes);
+            return;
+        }
+        if self.cc_queue.len() < CC_QUEUE_MAX {
+            self.cc_queue.push(bytes);
+        }
+        if self.cc_connecting {
+            return;
+        }
+        self.cc_connecting = true;
+        let id = self
+            .conn_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (events, listen, limits, counters) = (
+            self.events_tx.clone(),
+            self.listen,
+            self.limits,
+            self.counters.clone(),
+        );
+        tokio::spawn(async move {
+            match connect_from(listen, cc.addr).await {
+                Ok(stream) => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    if events.send(Event::CallControlConnected { id, tx }).is_err() {
+                        return;
+                    }
+                    serve_conn(stream, cc.addr, id, limits, counters, rx, events).await;
+                }
+                Err(e) => {
+                    let _ = events.send(Event::CallControlFailed(e.to_string()));
+                }
+            }
+        });
+    }
+}
+
+/// A TCP connection to `to`, from C's listening address and port where the system lets two
+/// sockets share it (so that call control, which answers and sends requests to the source
+/// address of the connection, reaches C's listener if this connection drops), else from any
+/// port.
+async fn connect_from(listen: SocketAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = || {
+        if to.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+    };
+    let timeout = Duration::from_secs(5);
+    let shared = socket()?;
+    let bound = shared.set_reuseaddr(true).is_ok()
+        && shared.set_reuseport(true).is_ok()
+        && !listen.ip().is_unspecified()
+        && shared.bind(listen).is_ok();
+    if bound {
+        if let Ok(Ok(s)) = tokio::time::timeout(timeout, shared.connect(to)).await {
+            return Ok(s);
+        }
+    }
+    match tokio::time::timeout(timeout, socket()?.connect(to)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connect timed out",
+        )),
+    }
+}

@@ -88,6 +88,7 @@ mod lex;
 pub mod message;
 pub mod response;
 pub mod serialize;
+pub mod transaction;
 pub mod uri;
 
 #[cfg(test)]

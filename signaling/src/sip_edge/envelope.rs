@@ -248,7 +248,7 @@ impl EnvelopeReader {
 
     /// The next complete envelope; `Ok(None)` when more bytes are needed. After an error the
     /// stream is unusable.
-    pub fn next(&mut self) -> Result<Option<OwnedEnvelope>, EnvelopeError> {
+    pub fn next_envelope(&mut self) -> Result<Option<OwnedEnvelope>, EnvelopeError> {
         let rest = &self.buf[self.start..];
         match Envelope::parse(rest)? {
             None => {
@@ -333,7 +333,7 @@ mod tests {
             let mut got = Vec::new();
             for chunk in [&all[..split], &all[split..]] {
                 r.push(chunk);
-                while let Some(e) = r.next().unwrap() {
+                while let Some(e) = r.next_envelope().unwrap() {
                     got.push(e);
                 }
             }
@@ -390,7 +390,7 @@ mod tests {
             }
             let mut r = EnvelopeReader::new();
             r.push(&buf);
-            let _ = r.next();
+            let _ = r.next_envelope();
         }
     }
 }

@@ -157,15 +157,26 @@ fn reuse_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     s.listen(1024)
 }
 
+/// UDP and TCP on the same address and port; with port 0, a port free for both.
+async fn bind_pair(want: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), StartError> {
+    let mut tries = if want.port() == 0 { 32 } else { 1 };
+    loop {
+        tries -= 1;
+        let tcp =
+            reuse_listener(want).map_err(|e| StartError::Bind(format!("SIP TCP {want}"), e))?;
+        let at = tcp.local_addr().unwrap_or(want);
+        match UdpSocket::bind(at).await {
+            Ok(udp) => return Ok((udp, tcp, at)),
+            Err(e) if tries == 0 => return Err(StartError::Bind(format!("SIP UDP {at}"), e)),
+            Err(_) => continue,
+        }
+    }
+}
+
 /// Binds C's listeners, starts dialing E and starts the driver (inside a tokio runtime).
 pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
     tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-    let udp = UdpSocket::bind(config.listen)
-        .await
-        .map_err(|e| StartError::Bind(format!("SIP UDP {}", config.listen), e))?;
-    let listen = udp.local_addr().unwrap_or(config.listen);
-    let tcp =
-        reuse_listener(listen).map_err(|e| StartError::Bind(format!("SIP TCP {listen}"), e))?;
+    let (udp, tcp, listen) = bind_pair(config.listen).await?;
     let udp = Arc::new(udp);
     let dialer = Dialer::start(config.dialer).map_err(StartError::Traversal)?;
     let (events_tx, events) = mpsc::unbounded_channel();
@@ -463,7 +474,7 @@ impl Core {
                         let _ = tx.send(bytes);
                     }
                 }
-                CAction::ToCallControl(bytes) => self.to_call_control(bytes),
+                CAction::ToCallControl(bytes) => self.send_to_call_control(bytes),
                 CAction::ToInside { hop, bytes } => match hop {
                     InsideHop::Stream(id) => {
                         if let Some(tx) = self.conns.get(&id) {
@@ -478,7 +489,7 @@ impl Core {
         }
     }
 
-    fn to_call_control(&mut self, bytes: Vec<u8>) {
+    fn send_to_call_control(&mut self, bytes: Vec<u8>) {
         let cc = self.call_control;
         if cc.transport == CallControlTransport::Udp {
             let _ = self.udp.try_send_to(&bytes, cc.addr);

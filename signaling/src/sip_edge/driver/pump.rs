@@ -45,7 +45,7 @@ pub(super) async fn run(
                 };
                 reader.push(&chunk);
                 loop {
-                    match reader.next() {
+                    match reader.next_envelope() {
                         Ok(Some(env)) => {
                             if !deliver(env) {
                                 return PumpEnd::Dropped;

@@ -1,0 +1,495 @@
+//! SIP through E and C over real sockets on 127.0.0.1: a TLS client registers through E's
+//! listener, the traversal link and C to a registrar stand-in on TCP, gets a MESSAGE back on
+//! its flow; CRLF and STUN keepalives; bad input over TLS (garbage, oversized, malformed) is
+//! answered or counted and costs no one else anything; 503 while the link is down. The same
+//! path against the real Kamailio and real clients runs in the netns lab (tests crate).
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap failing is the test failing"
+)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Ca;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use signaling::sip::{Frame, Framer, Host, Limits, Message, Role, Transport};
+use signaling::sip_edge::driver::{
+    sip_tls_server_config, start_c, start_e, CDriverConfig, CHandle, CallControlPeer,
+    CallControlTransport, EDriverConfig, EHandle,
+};
+use signaling::sip_edge::{CProxyConfig, EProxyConfig, OwnNames, RegistrationMode};
+use signaling::traversal::driver::{DialerConfig, EPeer, ListenerConfig};
+use signaling::traversal::link::LinkConfig;
+use signaling::traversal::peers::{Backoff, PeerPolicy};
+use signaling::traversal::Credentials;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Store;
+
+impl Credentials for Store {
+    fn check(&self, user: &str, password: &str) -> bool {
+        user == "expc" && password == "traversal secret"
+    }
+}
+
+/// Reads one framed SIP message (CRLF pings skipped) from a stream, with a deadline.
+async fn read_message<S: AsyncReadExt + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Option<Message> {
+    let mut framer = Framer::new(Limits::default(), Role::Client);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        loop {
+            match framer.next(buf).ok()? {
+                Frame::Incomplete => break,
+                Frame::Message { len } => {
+                    let m = Message::parse(&buf[..len]).ok();
+                    buf.drain(..len);
+                    return m;
+                }
+                f => {
+                    buf.drain(..f.len());
+                }
+            }
+        }
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout_at(deadline, s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The registrar stand-in: answers REGISTER with 200 echoing each Contact with `expires`, and
+/// hands every other message and a sender on its connection to the test.
+async fn registrar(
+    listener: TcpListener,
+    seen: mpsc::UnboundedSender<(Message, mpsc::UnboundedSender<Vec<u8>>)>,
+) {
+    loop {
+        let Ok((mut s, _)) = listener.accept().await else {
+            return;
+        };
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let mut buf = Vec::new();
+            loop {
+                tokio::select! {
+                    m = read_message(&mut s, &mut buf) => {
+                        let Some(m) = m else { return };
+                        if m.method() == Some(&signaling::sip::Method::Register) {
+                            let mut r = m.response(200, "OK", Some("reg")).unwrap();
+                            for c in m.contacts() {
+                                let mut c = c.clone();
+                                let e = m.expires().unwrap_or(3600).to_string();
+                                c.set_param("expires", Some(&e));
+                                r.append_header("Contact", c.to_string().as_bytes()).unwrap();
+                            }
+                            s.write_all(&r.to_bytes()).await.unwrap();
+                        }
+                        let _ = seen.send((m, tx.clone()));
+                    }
+                    Some(out) = rx.recv() => s.write_all(&out).await.unwrap(),
+                }
+            }
+        });
+    }
+}
+
+struct Edge {
+    e: EHandle,
+    c: Option<CHandle>,
+    ca: Ca,
+    seen: mpsc::UnboundedReceiver<(Message, mpsc::UnboundedSender<Vec<u8>>)>,
+    c_config: Box<dyn Fn() -> CDriverConfig + Send>,
+}
+
+async fn edge(limit: u32) -> Edge {
+    let ca = Ca::new("SIP edge test CA");
+    let e_id = ca.leaf("expe.example.test", &["expe.example.test"], false);
+    let c_id = ca.leaf("expc.example.test", &["expc.example.test"], false);
+    let mut traversal = ListenerConfig::new(
+        e_id.clone(),
+        vec![ca.der()],
+        vec!["expc.example.test".into()],
+        Arc::new(Store),
+    );
+    traversal.bind = "127.0.0.1:0".parse().unwrap();
+    let e = start_e(EDriverConfig {
+        sip_tls: "127.0.0.1:0".parse().unwrap(),
+        tls: sip_tls_server_config(&e_id).unwrap(),
+        traversal,
+        proxy: EProxyConfig {
+            via_host: Host::Name("expe.example.test".into()),
+            via_port: 5061,
+            own: OwnNames::new([Host::Name("expe.example.test".into())]),
+            registration_limit: limit,
+            retry_after: Duration::from_secs(20),
+            first_flow: 1,
+        },
+        limits: Limits::default(),
+        max_flows: 1000,
+        handshake_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let registrar_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let cc = registrar_listener.local_addr().unwrap();
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    tokio::spawn(registrar(registrar_listener, seen_tx));
+    let (traversal_addr, ca_der) = (e.traversal_addr(), ca.der());
+    let c_config = Box::new(move || CDriverConfig {
+        dialer: DialerConfig {
+            peers: vec![EPeer::new("expe.example.test").at(traversal_addr)],
+            identity: c_id.clone(),
+            server_ca: vec![ca_der.clone()],
+            user: "expc".into(),
+            password: "traversal secret".into(),
+            link: LinkConfig {
+                probe_interval: Duration::from_millis(200),
+                ..LinkConfig::default()
+            },
+            policy: PeerPolicy {
+                backoff: Backoff {
+                    min: Duration::from_millis(100),
+                    max: Duration::from_millis(300),
+                    jitter: false,
+                },
+                ..PeerPolicy::default()
+            },
+            handshake_timeout: Duration::from_secs(5),
+        },
+        proxy: CProxyConfig {
+            mode: RegistrationMode::ContactRewrite,
+            host: Host::parse("127.0.0.1").unwrap(),
+            port: 0,
+            transport: Transport::Tcp,
+            own: OwnNames::new([Host::parse("127.0.0.1").unwrap()]),
+            max_bindings: 100,
+            max_pending: 100,
+        },
+        listen: "127.0.0.1:0".parse().unwrap(),
+        call_control: CallControlPeer {
+            addr: cc,
+            transport: CallControlTransport::Tcp,
+        },
+        limits: Limits::default(),
+    });
+    let c = start_c(c_config()).await.unwrap();
+    let mut edge = Edge {
+        e,
+        c: Some(c),
+        ca,
+        seen,
+        c_config,
+    };
+    edge.wait_linked(true).await;
+    edge
+}
+
+impl Edge {
+    async fn wait_linked(&mut self, up: bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let s = self.e.snapshot().await.unwrap();
+            if s.link.is_some() == up {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "link up = {up} never seen"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn client(&self) -> Client {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca.der()).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = TcpStream::connect(self.e.sip_tls_addr()).await.unwrap();
+        let local = tcp.local_addr().unwrap();
+        let tls = TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("expe.example.test").unwrap(), tcp)
+            .await
+            .unwrap();
+        Client {
+            tls,
+            buf: Vec::new(),
+            local,
+        }
+    }
+
+    async fn next_seen(&mut self) -> (Message, mpsc::UnboundedSender<Vec<u8>>) {
+        tokio::time::timeout(WAIT, self.seen.recv())
+            .await
+            .expect("call control got nothing")
+            .unwrap()
+    }
+}
+
+struct Client {
+    tls: TlsStream<TcpStream>,
+    buf: Vec<u8>,
+    local: SocketAddr,
+}
+
+impl Client {
+    async fn send(&mut self, bytes: &[u8]) {
+        self.tls.write_all(bytes).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> Option<Message> {
+        read_message(&mut self.tls, &mut self.buf).await
+    }
+
+    fn register(&self, cseq: u32, expires: u32) -> Vec<u8> {
+        let l = self.local;
+        format!(
+            "REGISTER sip:example.test SIP/2.0\r\n\
+             Via: SIP/2.0/TLS {l};branch=z9hG4bK-{cseq}-{port};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@example.test>;tag=f{port}\r\n\
+             To: <sip:alice@example.test>\r\n\
+             Call-ID: reg-{port}@test\r\n\
+             CSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:alice@{l};transport=tls;ob>;+sip.instance=\"<urn:uuid:{port}>\";reg-id=1\r\n\
+             Expires: {expires}\r\n\
+             Content-Length: 0\r\n\r\n",
+            port = l.port()
+        )
+        .into_bytes()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_and_message_through_e_and_c() {
+    let mut edge = edge(100).await;
+    let mut client = edge.client().await;
+    client.send(&client.register(1, 300)).await;
+    let (at_registrar, conn) = edge.next_seen().await;
+    let contact = at_registrar.contacts().next().unwrap().clone();
+    assert!(
+        contact.uri.to_string().contains("x-portico-reg="),
+        "{contact}"
+    );
+    assert_eq!(at_registrar.vias().count(), 3);
+    let ok = client.recv().await.expect("200 to REGISTER");
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(
+        ok.contacts().next().unwrap().uri.to_string(),
+        format!("sip:alice@{};transport=tls;ob", client.local)
+    );
+
+    // A MESSAGE from call control on the same connection, to the registered contact.
+    let message = format!(
+        "MESSAGE {} SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK-m1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=b\r\nTo: <sip:alice@example.test>\r\n\
+         Call-ID: m1@test\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+        contact.uri
+    );
+    conn.send(message.into_bytes()).unwrap();
+    let got = client.recv().await.expect("MESSAGE on the flow");
+    assert_eq!(got.body(), b"hi");
+    client
+        .send(&got.response(200, "OK", Some("a")).unwrap().to_bytes())
+        .await;
+    let (answer, _) = edge.next_seen().await;
+    assert_eq!(answer.status(), Some(200));
+    assert_eq!(answer.vias().count(), 1);
+
+    // Status: one flow, registered; one binding at C.
+    let s = edge.e.snapshot().await.unwrap();
+    assert_eq!((s.flows, s.registered), (1, 1));
+    let c = edge.c.as_ref().unwrap().snapshot().await.unwrap();
+    assert_eq!(c.binding_count, 1);
+    assert!(c.call_control_connected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_crlf_and_stun_are_answered() {
+    let edge = edge(100).await;
+    let mut client = edge.client().await;
+    client.send(b"\r\n\r\n").await;
+    let mut pong = [0u8; 2];
+    tokio::time::timeout(WAIT, client.tls.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\r\n");
+    let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    stun.extend_from_slice(&[7u8; 12]);
+    client.send(&stun).await;
+    let mut answer = [0u8; 32];
+    tokio::time::timeout(WAIT, client.tls.read_exact(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&answer[..2], &[0x01, 0x01]);
+    assert_eq!(&answer[8..20], &[7u8; 12]);
+    let port = u16::from_be_bytes([answer[26], answer[27]]) ^ 0x2112;
+    assert_eq!(
+        port,
+        client.local.port(),
+        "XOR-MAPPED-ADDRESS is the client's address"
+    );
+    let c = edge.e.counters();
+    assert_eq!(
+        c.pings_answered.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        c.stun_answered.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_over_tls_is_answered_or_counted_and_hurts_no_one_else() {
+    let mut edge = edge(100).await;
+    let mut bystander = edge.client().await;
+    bystander.send(&bystander.register(1, 300)).await;
+    let _ = edge.next_seen().await;
+    assert_eq!(bystander.recv().await.unwrap().status(), Some(200));
+
+    // Malformed but framed (RFC 4475 §3.1.2.x style: a CSeq that is not a number): 400, the
+    // flow stays usable.
+    let mut c1 = edge.client().await;
+    c1.send(
+        b"OPTIONS sip:example.test SIP/2.0\r\nVia: SIP/2.0/TLS 10.0.0.1;branch=z9hG4bK-x\r\n\
+          From: <sip:a@example.test>;tag=1\r\nTo: <sip:b@example.test>\r\nCall-ID: x\r\n\
+          CSeq: eight OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    let mut head = vec![0u8; 12];
+    tokio::time::timeout(WAIT, c1.tls.read_exact(&mut head))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&head, b"SIP/2.0 400 ");
+    c1.send(&c1.register(1, 300)).await;
+    let _ = edge.next_seen().await;
+
+    // Oversized: a Content-Length over the limit gets 513 and the flow closes.
+    let mut c2 = edge.client().await;
+    c2.send(
+        b"MESSAGE sip:b@example.test SIP/2.0\r\nVia: SIP/2.0/TLS 10.0.0.2;branch=z9hG4bK-y\r\n\
+          From: <sip:a@example.test>;tag=1\r\nTo: <sip:b@example.test>\r\nCall-ID: y\r\n\
+          CSeq: 1 MESSAGE\r\nContent-Length: 9999999\r\n\r\n",
+    )
+    .await;
+    let mut all = Vec::new();
+    let _ = tokio::time::timeout(WAIT, c2.tls.read_to_end(&mut all)).await;
+    assert!(
+        all.starts_with(b"SIP/2.0 513 "),
+        "{}",
+        String::from_utf8_lossy(&all)
+    );
+
+    // Garbage that is neither SIP nor STUN: a header section that never ends closes the flow.
+    let mut c3 = edge.client().await;
+    let junk: Vec<u8> = (0..40_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    c3.send(&junk).await;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(WAIT, c3.tls.read_to_end(&mut rest)).await;
+    let framing = edge
+        .e
+        .counters()
+        .framing_errors
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(framing, 2, "oversized and garbage flows closed and counted");
+
+    // The bystander's registration and flow are untouched: a MESSAGE still reaches it.
+    let c = edge.c.as_ref().unwrap().snapshot().await.unwrap();
+    let (token, b) = c
+        .bindings
+        .iter()
+        .find(|(_, b)| b.client.map(|a| a.port()) == Some(bystander.local.port()))
+        .unwrap()
+        .clone();
+    assert!(b.flow.is_some());
+    let s = edge.e.snapshot().await.unwrap();
+    assert!(s.stats.rejected_malformed >= 1);
+    let uri = format!(
+        "sip:alice@127.0.0.1:{};x-portico-reg={token}",
+        c.listen.port()
+    );
+    let message = format!(
+        "MESSAGE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-m2\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=b\r\nTo: <sip:alice@example.test>\r\n\
+         Call-ID: m2@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+    );
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp.send_to(message.as_bytes(), c.listen).await.unwrap();
+    let got = loop {
+        let m = bystander
+            .recv()
+            .await
+            .expect("MESSAGE reaches the bystander");
+        if m.is_request() {
+            break m;
+        }
+    };
+    assert_eq!(got.call_id(), "m2@test");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_c_the_client_gets_503_and_c_comes_back() {
+    let mut edge = edge(100).await;
+    drop(edge.c.take());
+    edge.wait_linked(false).await;
+    let mut client = edge.client().await;
+    client.send(&client.register(1, 300)).await;
+    let r = client.recv().await.unwrap();
+    assert_eq!(r.status(), Some(503));
+    assert!(r.header("Retry-After").is_some());
+    // C again: the link comes back and the client registers.
+    edge.c = Some(start_c((edge.c_config)()).await.unwrap());
+    edge.wait_linked(true).await;
+    client.send(&client.register(2, 300)).await;
+    let _ = edge.next_seen().await;
+    assert_eq!(client.recv().await.unwrap().status(), Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_limit_answers_503_with_retry_after() {
+    let mut edge = edge(1).await;
+    let mut first = edge.client().await;
+    first.send(&first.register(1, 300)).await;
+    let _ = edge.next_seen().await;
+    assert_eq!(first.recv().await.unwrap().status(), Some(200));
+    let mut second = edge.client().await;
+    second.send(&second.register(1, 300)).await;
+    let r = second.recv().await.unwrap();
+    assert_eq!(r.status(), Some(503));
+    assert_eq!(r.header("Retry-After"), Some(&b"20"[..]));
+    // Unregistering the first frees the place.
+    first.send(&first.register(2, 0)).await;
+    let _ = edge.next_seen().await;
+    assert_eq!(first.recv().await.unwrap().status(), Some(200));
+    second.send(&second.register(2, 300)).await;
+    let _ = edge.next_seen().await;
+    assert_eq!(second.recv().await.unwrap().status(), Some(200));
+}

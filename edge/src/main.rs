@@ -1,13 +1,15 @@
 //! `edge`: the portico edge binary.
 //!
-//! Today it carries the media plane: `edge demo` (the media plane on an embedded default, with
+//! `edge run --config FILE` runs the E and C roles (SIP registration through the traversal
+//! link; `edge status` reads the admin API). It also carries the media plane: `edge demo`
+//! (the media plane on an embedded default, with
 //! calls through it), `edge srtp-demo` (the SRTP engine, every suite),
 //! `edge relay` (the media workers and their port range, driven through a control socket) and
-//! `edge loadgen` (calls through such a relay, measured). The E and C roles, the
-//! admin API and the rest of the CLI (`run`, `status`, `csr`, `doctor`) arrive with
-//! the issues that build them.
+//! `edge loadgen` (calls through such a relay, measured). The rest of the CLI (`csr`,
+//! `doctor`) arrives with the issues that build it.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod certs;
 mod config;
 mod demo;
@@ -15,6 +17,7 @@ mod flood;
 mod loadgen;
 mod ng;
 mod relay_cmd;
+mod run;
 mod srtp_demo;
 mod xdp;
 
@@ -24,6 +27,16 @@ const USAGE: &str = "\
 usage: edge <command> [options]
 
 commands:
+  run --config FILE
+      Runs the role the configuration names: e (DMZ: SIP over TLS for clients on 5061, the
+      traversal listener C dials on 7001), c (inside: dials E, SIP to call control with
+      contact-rewrite or Path registration) or all-in-one (both; C dials its own E over
+      loopback). Lab certificates are made first when tls.generate = true. The admin API
+      (admin.address) serves /status (JSON) and /metrics (Prometheus). Runs until killed.
+      Every key of FILE is explained in edge/src/config.rs; examples in edge/config/.
+  status [--admin ADDRESS:PORT | --config FILE]
+      Prints the JSON status of a running edge (default admin address 127.0.0.1:8080): its
+      traversal links with state and last failure, client flows, registrations, counters.
   demo [--calls N] [--seconds S]
       The media plane on an embedded default, on loopback: one media worker per CPU, the
       traversal pair 36000/36001, media range 40000-47999; then N calls (default 200) for S
@@ -69,9 +82,7 @@ commands:
   version
       Prints the version.
   help
-      Prints this text.
-
-The E and C roles (`edge run`) are not built yet.";
+      Prints this text.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -80,6 +91,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
+        "run" => run::Options::parse(rest).and_then(|o| run::run(&o)),
+        "status" => admin::status_command(rest),
         "demo" => demo::Options::parse(rest).and_then(|o| demo::run(&o)),
         "srtp-demo" => srtp_demo::Options::parse(rest).and_then(|o| srtp_demo::run(&o)),
         "relay" => relay_cmd::Options::parse(rest).and_then(relay_cmd::run),

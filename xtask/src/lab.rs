@@ -16,13 +16,17 @@
 //!
 //! - `lab up` checks the repository's configuration files against the plan, cleans up whatever a
 //!   crashed lab left, makes the namespaces, links, addresses, routes and rulesets, starts the
-//!   DNS servers and Kamailio (each waited for until it answers), and writes
-//!   `<workspace>/target/lab/lab.json`. A failure half-way tears down what was made.
+//!   DNS servers and Kamailio (each waited for until it answers), builds the edge (`cargo build
+//!   -p edge`) and starts its E in `portico-dmz` and its C in `portico-inside` from
+//!   `lab/edge/{e,c}.toml` (E first: it makes the lab CA in `target/lab/tls`; C is waited for
+//!   until its traversal link to E is up), and writes `<workspace>/target/lab/lab.json`. A
+//!   failure half-way tears down what was made.
 //! - `lab down` always cleans up: each peer by its pid file (and the workers of its process
 //!   group), any process still inside a lab namespace, the namespaces by name, the resolver
 //!   files. Logs stay in `target/lab/logs/`.
 //! - `lab status` checks namespaces, rulesets, that each peer runs in its namespace, that
-//!   Kamailio answers an OPTIONS over UDP from the inside and `kamcmd`, and that each DNS view
+//!   Kamailio answers an OPTIONS over UDP from the inside and `kamcmd`, that the E answers its
+//!   admin API and the C's traversal link is up, and that each DNS view
 //!   answers what it must and not what it must not; non-zero exit when anything is down.
 //!
 //! From Rust: [`up`]`(&LabOptions) -> Result<LabInfo, LabError>`, [`down`], [`status`], and
@@ -55,7 +59,10 @@
 //!               pid_file, log}
 //! users       [{username, password, domain, aor}]
 //! counters    {dmz_to_inside_new: {namespace, table, counter, expect: 0}}
-//! ca          {certificate: null, key: null, note} (filled in once the lab has a CA)
+//! ca          {certificate, key, note} (the lab CA the edge makes in target/lab/tls)
+//! edge        {binary, e|c: {zone, namespace, config, admin, pid, pid_file, log, command
+//!               (argv to start it again), fqdn, certificate; e: sip_tls, traversal_sip;
+//!               c: sip_listen, call_control, registration}}
 //! paths       {config_dir, state_dir, run_dir, log_dir, lab_json}
 //! ```
 
@@ -239,7 +246,8 @@ pub(crate) fn up(opts: &LabOptions) -> Result<LabInfo, LabError> {
     for line in down_at(&paths)? {
         eprintln!("lab: cleaned up a leftover: {line}");
     }
-    match start(&paths, users, opts.start_timeout) {
+    let edge = build_edge(&opts.root)?;
+    match start(&paths, users, &edge, opts.start_timeout) {
         Ok(info) => Ok(info),
         Err(e) => {
             if let Err(more) = down_at(&paths) {
@@ -332,7 +340,65 @@ fn kamailio_ready() -> Result<String, String> {
     }
 }
 
-fn start(paths: &Paths, users: Vec<config::User>, limit: Duration) -> Result<LabInfo, LabError> {
+/// Builds the edge binary (debug profile, as the tests build it) and returns its path.
+fn build_edge(root: &Path) -> Result<PathBuf, LabError> {
+    eprintln!("lab: building the edge (cargo build -p edge)");
+    let status = std::process::Command::new(crate::cargo())
+        .args(["build", "--quiet", "-p", "edge"])
+        .current_dir(root)
+        .status()
+        .map_err(io("running cargo build -p edge".to_string()))?;
+    if !status.success() {
+        return Err(LabError::Config(format!(
+            "cargo build -p edge failed ({status})"
+        )));
+    }
+    Ok(crate::target_dir(root).join("debug").join("edge"))
+}
+
+/// The JSON of `edge status` run inside `zone`'s namespace.
+pub(crate) fn edge_status(edge: &Path, zone: Zone) -> Result<serde_json::Value, String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", zone.namespace()])
+        .arg(edge)
+        .args(["status", "--admin", info::EDGE_ADMIN])
+        .output()
+        .map_err(|e| format!("running edge status: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("edge status: {e}"))
+}
+
+/// E answers its admin API.
+fn edge_e_ready(edge: &Path) -> Result<String, String> {
+    let st = edge_status(edge, Zone::Dmz)?;
+    st["e"]["sip_tls"]
+        .as_str()
+        .map(|a| format!("E listening on {a}"))
+        .ok_or_else(|| "no E in the status".to_owned())
+}
+
+/// C's traversal link to E is up and its SIP stream open.
+fn edge_c_ready(edge: &Path) -> Result<String, String> {
+    let st = edge_status(edge, Zone::Inside)?;
+    let link = &st["c"]["traversal"];
+    if link["state"] == "up" && st["c"]["sip_stream"] == true {
+        Ok(format!("traversal up to {}", link["peer"]))
+    } else {
+        Err(format!(
+            "traversal {} (last error {})",
+            link["state"], link["last_error"]
+        ))
+    }
+}
+
+fn start(
+    paths: &Paths,
+    users: Vec<config::User>,
+    edge: &Path,
+    limit: Duration,
+) -> Result<LabInfo, LabError> {
     prepare_dirs(paths)?;
     for zone in Zone::ALL {
         net::create_zone(zone)?;
@@ -393,10 +459,36 @@ fn start(paths: &Paths, users: Vec<config::User>, limit: Duration) -> Result<Lab
     if let Some(p) = peers.iter_mut().find(|p| p.name == "kamailio") {
         p.pid = Some(spawned.pid);
     }
+    // E first (it makes the lab CA on its first start), then C, which dials it.
+    let roles: [(&str, &str, Zone, fn(&Path) -> Result<String, String>); 2] = [
+        ("edge-e", "e", Zone::Dmz, edge_e_ready),
+        ("edge-c", "c", Zone::Inside, edge_c_ready),
+    ];
+    for (name, role, zone, ready) in roles {
+        let args = vec![
+            "run".to_string(),
+            "--config".to_string(),
+            info::edge_config(paths, role).display().to_string(),
+        ];
+        let log = paths.log(name);
+        let mut spawned = proc::spawn(
+            name,
+            zone.namespace(),
+            &edge.display().to_string(),
+            &args,
+            &paths.pid_file(name),
+            &log,
+        )?;
+        wait_ready(&mut spawned, &log, limit, || ready(edge))?;
+        if let Some(p) = peers.iter_mut().find(|p| p.name == name) {
+            p.pid = Some(spawned.pid);
+        }
+    }
     let info = LabInfo {
         paths: paths.clone(),
         users,
         peers,
+        edge: Some(edge.to_path_buf()),
     };
     let text = serde_json::to_string_pretty(&info.to_json())
         .map_err(|e| LabError::Config(format!("lab.json: {e}")))?;
@@ -593,6 +685,12 @@ pub(crate) fn status() -> Result<LabStatus, LabError> {
             })
             .map_err(|e| e.to_string()),
     );
+    // The edge: E answers its admin API; C's traversal link to E is up with its SIP stream.
+    let edge = crate::target_dir(&paths.state_dir.join("..").join(".."))
+        .join("debug")
+        .join("edge");
+    st.check("edge E: admin API in portico-dmz", edge_e_ready(&edge));
+    st.check("edge C: traversal link to E", edge_c_ready(&edge));
     // Each view from each zone that uses it: what must resolve, and what must not.
     for zone in Zone::ALL {
         let dns = zone.dns();
@@ -692,6 +790,33 @@ fn print_up(info: &LabInfo) {
         users.join(" "),
         info.paths.kamailio_ctl()
     );
+    let edge = info
+        .edge
+        .as_ref()
+        .map_or_else(|| "edge".into(), |p| p.display().to_string());
+    let ca = info::tls_dir(&info.paths).join("ca.pem");
+    println!(
+        "  edge E       sip:198.18.1.1:5061;transport=tls (expe.example.test), traversal \
+         198.18.2.1:7001; ip netns exec {} {edge} status",
+        Zone::Dmz.namespace()
+    );
+    println!(
+        "  edge C       198.18.2.10:5060 -> Kamailio over TCP (contact rewrite); ip netns exec {} \
+         {edge} status",
+        Zone::Inside.namespace()
+    );
+    println!();
+    println!("Point a SIP client at it from the internet namespace, e.g. baresip:");
+    println!(
+        "  account: <sip:alice@example.test;transport=tls>;auth_pass=alice-lab-pw;\
+         outbound=\"sip:198.18.1.1:5061;transport=tls\";regint=60"
+    );
+    println!("  trust the lab CA {} (certificate name expe.example.test)", ca.display());
+    println!(
+        "  run it as: ip netns exec {} baresip -f DIR   (address 198.18.1.10 or .11)",
+        Zone::Internet.namespace()
+    );
+    println!("  then: kamcmd -s {} ul.dump", info.paths.kamailio_ctl());
 }
 
 /// `cargo xtask lab …`.

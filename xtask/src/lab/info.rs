@@ -101,8 +101,34 @@ pub(crate) fn peers() -> Vec<Peer> {
         zone: KAMAILIO.zone,
         pid: None,
     });
+    // The edge's two roles, after call control: the C registers clients with it.
+    v.push(Peer {
+        name: "edge-e",
+        comm: "edge",
+        zone: Zone::Dmz,
+        pid: None,
+    });
+    v.push(Peer {
+        name: "edge-c",
+        comm: "edge",
+        zone: Zone::Inside,
+        pid: None,
+    });
     v
 }
+
+/// The edge's configuration file of a role (`e` or `c`) in the lab's configuration directory.
+pub(crate) fn edge_config(paths: &Paths, role: &str) -> PathBuf {
+    paths.config_dir.join("edge").join(format!("{role}.toml"))
+}
+
+/// The lab CA the edge makes on its first start (`tls.directory` of `lab/edge/*.toml`).
+pub(crate) fn tls_dir(paths: &Paths) -> PathBuf {
+    paths.state_dir.join("tls")
+}
+
+/// The edge's admin API inside each role's namespace.
+pub(crate) const EDGE_ADMIN: &str = "127.0.0.1:8080";
 
 /// The peer name of a DNS view.
 pub(crate) fn dns_peer(view: &str) -> &'static str {
@@ -118,6 +144,8 @@ pub(crate) struct LabInfo {
     pub(crate) paths: Paths,
     pub(crate) users: Vec<User>,
     pub(crate) peers: Vec<Peer>,
+    /// The edge binary the lab runs.
+    pub(crate) edge: Option<PathBuf>,
 }
 
 fn path(p: &Path) -> Value {
@@ -136,6 +164,27 @@ fn ports_json(p: &plan::Ports) -> Value {
 impl LabInfo {
     pub(crate) fn peer(&self, name: &str) -> Option<&Peer> {
         self.peers.iter().find(|p| p.name == name)
+    }
+
+    fn edge_role(&self, role: &str, peer: &str, zone: Zone, extra: Value) -> Value {
+        let paths = &self.paths;
+        let mut v = json!({
+            "zone": zone.name(),
+            "namespace": zone.namespace(),
+            "config": path(&edge_config(paths, role)),
+            "admin": EDGE_ADMIN,
+            "pid": self.peer(peer).and_then(|p| p.pid),
+            "pid_file": path(&paths.pid_file(peer)),
+            "log": path(&paths.log(peer)),
+            "command": self.edge.as_ref().map(|e| json!([
+                "ip", "netns", "exec", zone.namespace(), e.display().to_string(),
+                "run", "--config", edge_config(paths, role).display().to_string(),
+            ])),
+        });
+        if let (Value::Object(m), Value::Object(more)) = (&mut v, extra) {
+            m.extend(more);
+        }
+        v
     }
 
     /// `lab.json` (schema in the docs of [`super`]).
@@ -271,9 +320,25 @@ impl LabInfo {
                 },
             },
             "ca": {
-                "certificate": null,
-                "key": null,
-                "note": "certificates come from the lab's CA (not made yet); TLS listeners stay off until then",
+                "certificate": path(&tls_dir(paths).join("ca.pem")),
+                "key": path(&tls_dir(paths).join("ca.key")),
+                "note": "the lab CA the edge made; clients trust it for expe.example.test",
+            },
+            "edge": {
+                "binary": self.edge.as_ref().map(|p| path(p)),
+                "e": self.edge_role("e", "edge-e", Zone::Dmz, json!({
+                    "fqdn": "expe.example.test",
+                    "sip_tls": "198.18.1.1:5061",
+                    "traversal_sip": "198.18.2.1:7001",
+                    "certificate": path(&tls_dir(paths).join("e.pem")),
+                })),
+                "c": self.edge_role("c", "edge-c", Zone::Inside, json!({
+                    "fqdn": "expc.example.test",
+                    "sip_listen": "198.18.2.10:5060",
+                    "call_control": format!("{}:{}", KAMAILIO.addr(), KAMAILIO.tcp),
+                    "registration": "contact-rewrite",
+                    "certificate": path(&tls_dir(paths).join("c.pem")),
+                })),
             },
             "paths": {
                 "config_dir": path(&paths.config_dir),
@@ -302,6 +367,7 @@ mod tests {
             paths,
             users,
             peers,
+            edge: Some(PathBuf::from("/w/target/debug/edge")),
         }
     }
 
@@ -310,7 +376,7 @@ mod tests {
         let j = info().to_json();
         for key in [
             "schema", "domain", "block", "zones", "hosts", "ports", "dns", "kamailio", "users",
-            "counters", "ca", "paths",
+            "counters", "ca", "edge", "paths",
         ] {
             assert!(j.get(key).is_some(), "no {key}");
         }
@@ -339,7 +405,21 @@ mod tests {
         assert_eq!(j["ports"]["inside_to_dmz"]["udp"], json!([[36000, 59999]]));
         assert_eq!(j["ports"]["dmz_to_inside"]["tcp"], json!([]));
         assert_eq!(j["hosts"]["expc"]["address"], "198.18.2.10");
-        assert!(j["ca"]["certificate"].is_null());
+        assert!(j["ca"]["certificate"]
+            .as_str()
+            .unwrap()
+            .ends_with("target/lab/tls/ca.pem"));
+        assert_eq!(j["edge"]["e"]["namespace"], "portico-dmz");
+        assert_eq!(j["edge"]["e"]["sip_tls"], "198.18.1.1:5061");
+        assert_eq!(j["edge"]["e"]["pid"], 103);
+        assert_eq!(j["edge"]["c"]["namespace"], "portico-inside");
+        assert_eq!(j["edge"]["c"]["pid"], 104);
+        assert_eq!(j["edge"]["c"]["admin"], "127.0.0.1:8080");
+        assert_eq!(j["edge"]["c"]["command"][3], "portico-inside");
+        assert!(j["edge"]["c"]["config"]
+            .as_str()
+            .unwrap()
+            .ends_with("lab/edge/c.toml"));
         assert!(j["kamailio"]["ctl"].as_str().unwrap().starts_with("unix:/"));
     }
 

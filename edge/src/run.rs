@@ -1,0 +1,301 @@
+//! `edge run`: the E and C roles (or both in one process) from the configuration file.
+//!
+//! What starts, per role:
+//!
+//! - **E**: SIP over TLS for clients (`e.sip_tls`, 5061) and the traversal listener C dials
+//!   (`e.traversal_sip`, 7001: mutual TLS, E checks C's certificate for one of
+//!   `e.c_subject_names`, then C's username and password against `e.credentials`).
+//! - **C**: the traversal dialer (`c.peers`, failover in order, keepalive probes every
+//!   `c.keepalive_seconds`, reconnect backoff), SIP on `c.sip_listen` (UDP and TCP) for call
+//!   control, and the connection to `c.call_control[0]`.
+//! - **all-in-one**: both; C dials its own E over loopback, still real mutual TLS.
+//! - Every role: the admin API on `admin.address` (see [`crate::admin`]).
+//!
+//! Lab certificates (`tls.generate = true`) are made or reused first. The media plane and the
+//! HTTP and XMPP edges join with the issues that build them. The process runs until it is
+//! killed.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use signaling::sip::{Host as SipHost, Limits, Transport as SipTransport};
+use signaling::sip_edge::driver::{
+    self as sipd, CDriverConfig, CallControlPeer, CallControlTransport, EDriverConfig,
+};
+use signaling::sip_edge::{CProxyConfig, EProxyConfig, OwnNames, RegistrationMode};
+use signaling::traversal::driver::{DialerConfig, EPeer, ListenerConfig, TlsIdentity};
+use signaling::traversal::link::LinkConfig;
+use signaling::traversal::peers::{Backoff, PeerPolicy};
+use signaling::traversal::Credentials;
+
+use crate::admin::{self, Roles};
+use crate::certs::{self, Side};
+use crate::config::{self, CConfig, Config, EConfig, Host, Role};
+
+/// `edge run` options.
+#[derive(Debug)]
+pub(crate) struct Options {
+    config: std::path::PathBuf,
+}
+
+impl Options {
+    pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
+        let mut config = None;
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--config" | "-c" => {
+                    config = Some(it.next().ok_or("--config needs a file")?.into());
+                }
+                other if !other.starts_with('-') && config.is_none() => {
+                    config = Some(other.into());
+                }
+                other => return Err(format!("run: unknown option {other:?}")),
+            }
+        }
+        Ok(Options {
+            config: config.ok_or("run: which configuration? edge run --config FILE")?,
+        })
+    }
+}
+
+/// E's credential store for the traversal link: the configured accounts.
+struct ECredentials(EConfig);
+
+impl Credentials for ECredentials {
+    fn check(&self, user: &str, password: &str) -> bool {
+        self.0.check_login(user, password)
+    }
+}
+
+pub(crate) fn run(opts: &Options) -> Result<(), String> {
+    let cfg = Config::load(&opts.config).map_err(|e| format!("{}: {e}", opts.config.display()))?;
+    let now = SystemTime::now();
+    if let Some(report) = cfg
+        .ensure_lab_certificates(now)
+        .map_err(|e| format!("lab certificates: {e}"))?
+    {
+        eprintln!("edge: lab certificates: CA {:?}, {:?}", report.ca, report.leaves);
+    }
+    match cfg.certificate_findings(now) {
+        Ok(sides) => {
+            for (side, findings) in sides {
+                match findings {
+                    Ok(list) => {
+                        for f in list {
+                            eprintln!("edge: certificate of {side}: {f}");
+                        }
+                    }
+                    Err(e) => return Err(format!("certificate of {side}: {e}")),
+                }
+            }
+        }
+        Err(e) => return Err(format!("certificates: {e}")),
+    }
+    let (soft, _) = media::runtime::raise_open_files_limit()
+        .map_err(|e| format!("raising the open-files limit: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("edge-signaling")
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    runtime.block_on(serve(cfg, soft))
+}
+
+async fn serve(cfg: Config, open_files: u64) -> Result<(), String> {
+    let ca = certs::load_certificates(&cfg.tls().ca).map_err(|e| e.to_string())?;
+    let identity = |side: Side| -> Result<TlsIdentity, String> {
+        let id = cfg
+            .tls()
+            .identity(side)
+            .ok_or_else(|| format!("tls: no certificate configured for {side}"))?;
+        let loaded = certs::load_identity(&id.certificate, &id.key, SystemTime::now())
+            .map_err(|e| e.to_string())?;
+        Ok(TlsIdentity::new(loaded.chain, loaded.key))
+    };
+    let mut roles = Roles::default();
+    if let Some(e) = cfg.e() {
+        let id = identity(Side::E)?;
+        let config = e_driver_config(&cfg, e, id, ca.clone(), open_files)?;
+        let handle = sipd::start_e(config).await.map_err(|e| format!("E: {e}"))?;
+        eprintln!(
+            "edge: E up: SIP TLS on {}, traversal on {}",
+            handle.sip_tls_addr(),
+            handle.traversal_addr()
+        );
+        roles.e = Some(handle);
+    }
+    if let Some(c) = cfg.c() {
+        let id = identity(Side::C)?;
+        let config = c_driver_config(&cfg, c, id, ca.clone())?;
+        let handle = sipd::start_c(config).await.map_err(|e| format!("C: {e}"))?;
+        eprintln!(
+            "edge: C up: SIP for call control on {} (UDP and TCP), dialing E",
+            handle.listen_addr()
+        );
+        roles.c = Some(handle);
+    }
+    roles.role = cfg.role().to_string();
+    let admin_addr = cfg.admin().address;
+    admin::serve(admin_addr, Arc::new(roles)).await
+}
+
+fn e_driver_config(
+    cfg: &Config,
+    e: &EConfig,
+    identity: TlsIdentity,
+    ca: Vec<rustls_pki_types::CertificateDer<'static>>,
+    open_files: u64,
+) -> Result<EDriverConfig, String> {
+    let tls = sipd::sip_tls_server_config(&identity)?;
+    let mut traversal = ListenerConfig::new(
+        identity,
+        ca,
+        e.c_subject_names.clone(),
+        Arc::new(ECredentials(e.clone())),
+    );
+    traversal.bind = e.listen.traversal_sip;
+    let mut own = vec![SipHost::Name(e.fqdn.clone())];
+    for d in cfg.domains() {
+        own.push(SipHost::Name(format!("collab-edge.{d}")));
+    }
+    if !e.listen.sip_tls.ip().is_unspecified() {
+        own.push(ip_host(e.listen.sip_tls.ip()));
+    }
+    let first_flow = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs() << 24);
+    Ok(EDriverConfig {
+        sip_tls: e.listen.sip_tls,
+        tls,
+        traversal,
+        proxy: EProxyConfig {
+            via_host: SipHost::Name(e.fqdn.clone()),
+            via_port: e.listen.sip_tls.port(),
+            own: OwnNames::new(own),
+            registration_limit: e.registration_limit,
+            retry_after: e.registration_retry_after,
+            first_flow,
+        },
+        limits: Limits::default(),
+        // Keep descriptors for the listeners, the traversal and the admin API.
+        max_flows: usize::try_from(open_files.saturating_sub(128)).unwrap_or(usize::MAX),
+        handshake_timeout: Duration::from_secs(10),
+    })
+}
+
+fn ip_host(ip: IpAddr) -> SipHost {
+    match ip {
+        IpAddr::V4(v4) => SipHost::Ipv4(v4),
+        IpAddr::V6(v6) => SipHost::Ipv6(v6),
+    }
+}
+
+fn resolve(host: &Host, port: u16, what: &str) -> Result<SocketAddr, String> {
+    match host {
+        Host::Ip(ip) => Ok(SocketAddr::new(*ip, port)),
+        Host::Name(n) => (n.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| format!("{what} {n}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{what} {n}: no address")),
+    }
+}
+
+fn c_driver_config(
+    cfg: &Config,
+    c: &CConfig,
+    identity: TlsIdentity,
+    ca: Vec<rustls_pki_types::CertificateDer<'static>>,
+) -> Result<CDriverConfig, String> {
+    // all-in-one: C dials its own E's traversal listener over loopback.
+    let mut peers = Vec::new();
+    if cfg.role() == Role::AllInOne {
+        let e = cfg.e().ok_or("all-in-one without [e]")?;
+        let mut at = e.listen.traversal_sip;
+        if at.ip().is_unspecified() {
+            at.set_ip(IpAddr::from([127, 0, 0, 1]));
+        }
+        peers.push(EPeer::new(e.fqdn.clone()).at(at));
+    }
+    for p in &c.peers {
+        let name = c.e_server_name(p).to_string();
+        let peer = match &p.host {
+            Host::Ip(ip) => EPeer::new(name).at(SocketAddr::new(*ip, p.sip_port)),
+            Host::Name(_) => {
+                let mut e = EPeer::new(name);
+                e.port = p.sip_port;
+                e
+            }
+        };
+        peers.push(peer);
+    }
+    let dialer = DialerConfig {
+        peers,
+        identity,
+        server_ca: ca,
+        user: c.username.clone(),
+        password: c.password.expose().to_owned(),
+        link: LinkConfig {
+            probe_interval: c.keepalive,
+            ..LinkConfig::default()
+        },
+        policy: PeerPolicy {
+            backoff: Backoff {
+                min: c.reconnect_min,
+                max: c.reconnect_max,
+                jitter: true,
+            },
+            ..PeerPolicy::default()
+        },
+        handshake_timeout: Duration::from_secs(10),
+    };
+    let cc = c
+        .call_control
+        .first()
+        .ok_or("c.call_control: no call control configured")?;
+    let cc_addr = resolve(&cc.host, cc.port, "c.call_control[0]")?;
+    let (transport, sip_transport) = match cc.transport {
+        config::Transport::Udp => (CallControlTransport::Udp, SipTransport::Udp),
+        config::Transport::Tcp => (CallControlTransport::Tcp, SipTransport::Tcp),
+        config::Transport::Tls => {
+            return Err(
+                "c.call_control[0].transport: TLS to call control is not built yet; use \"tcp\" \
+                 or \"udp\""
+                    .into(),
+            )
+        }
+    };
+    let listen = c.sip_listen;
+    // The address call control reaches C at: the listening address, else C's name.
+    let host = if listen.ip().is_unspecified() {
+        SipHost::Name(c.fqdn.clone())
+    } else {
+        ip_host(listen.ip())
+    };
+    let mut own = vec![SipHost::Name(c.fqdn.clone()), host.clone()];
+    own.dedup();
+    Ok(CDriverConfig {
+        dialer,
+        proxy: CProxyConfig {
+            mode: match c.registration {
+                config::RegistrationMode::ContactRewrite => RegistrationMode::ContactRewrite,
+                config::RegistrationMode::Path => RegistrationMode::Path,
+            },
+            host,
+            port: listen.port(),
+            transport: sip_transport,
+            own: OwnNames::new(own),
+            max_bindings: 1_000_000,
+            max_pending: 200_000,
+        },
+        listen,
+        call_control: CallControlPeer {
+            addr: cc_addr,
+            transport,
+        },
+        limits: Limits::default(),
+    })
+}

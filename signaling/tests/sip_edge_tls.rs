@@ -121,6 +121,11 @@ struct Edge {
 }
 
 async fn edge(limit: u32) -> Edge {
+    edge_with(limit, None).await
+}
+
+/// E and C; call control is the TCP registrar stand-in, or `udp` when given.
+async fn edge_with(limit: u32, udp: Option<SocketAddr>) -> Edge {
     let ca = Ca::new("SIP edge test CA");
     let e_id = ca.leaf("expe.example.test", &["expe.example.test"], false);
     let c_id = ca.leaf("expc.example.test", &["expc.example.test"], false);
@@ -179,15 +184,25 @@ async fn edge(limit: u32) -> Edge {
             mode: RegistrationMode::ContactRewrite,
             host: Host::parse("127.0.0.1").unwrap(),
             port: 0,
-            transport: Transport::Tcp,
+            transport: if udp.is_some() {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            },
             own: OwnNames::new([Host::parse("127.0.0.1").unwrap()]),
             max_bindings: 100,
             max_pending: 100,
         },
         listen: "127.0.0.1:0".parse().unwrap(),
-        call_control: CallControlPeer {
-            addr: cc,
-            transport: CallControlTransport::Tcp,
+        call_control: match udp {
+            Some(addr) => CallControlPeer {
+                addr,
+                transport: CallControlTransport::Udp,
+            },
+            None => CallControlPeer {
+                addr: cc,
+                transport: CallControlTransport::Tcp,
+            },
         },
         limits: Limits::default(),
     });
@@ -492,4 +507,79 @@ async fn registration_limit_answers_503_with_retry_after() {
     second.send(&second.register(2, 300)).await;
     let _ = edge.next_seen().await;
     assert_eq!(second.recv().await.unwrap().status(), Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_call_control_is_retransmitted_to_and_deduplicated_from() {
+    let registrar = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let edge = edge_with(100, Some(registrar.local_addr().unwrap())).await;
+    let mut client = edge.client().await;
+    client.send(&client.register(1, 300)).await;
+    let mut buf = vec![0u8; 65_536];
+    // The first REGISTER is "lost": C sends it again after T1 (500 ms).
+    let (n, c_addr) = tokio::time::timeout(WAIT, registrar.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let first = Message::parse(&buf[..n]).unwrap();
+    let t0 = tokio::time::Instant::now();
+    let (n, _) = tokio::time::timeout(WAIT, registrar.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let again = Message::parse(&buf[..n]).unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "retransmitted after T1"
+    );
+    assert_eq!(
+        again.top_via().unwrap().branch(),
+        first.top_via().unwrap().branch()
+    );
+    let mut ok = again.response(200, "OK", Some("r")).unwrap();
+    let contact = again.contacts().next().unwrap().clone();
+    let mut echoed = contact.clone();
+    echoed.set_param("expires", Some("300"));
+    ok.append_header("Contact", echoed.to_string().as_bytes())
+        .unwrap();
+    registrar.send_to(&ok.to_bytes(), c_addr).await.unwrap();
+    assert_eq!(client.recv().await.unwrap().status(), Some(200));
+
+    // A MESSAGE from call control, sent twice (a retransmission): the client sees it once,
+    // and call control gets the client's 200 for each copy.
+    let message = format!(
+        "MESSAGE {} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK-u1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=b\r\nTo: <sip:alice@example.test>\r\n\
+         Call-ID: u1@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+        contact.uri,
+        registrar.local_addr().unwrap()
+    );
+    registrar.send_to(message.as_bytes(), c_addr).await.unwrap();
+    let got = client.recv().await.unwrap();
+    assert_eq!(got.call_id(), "u1@test");
+    client
+        .send(&got.response(200, "OK", Some("a")).unwrap().to_bytes())
+        .await;
+    let (n, _) = tokio::time::timeout(WAIT, registrar.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(Message::parse(&buf[..n]).unwrap().status(), Some(200));
+    registrar.send_to(message.as_bytes(), c_addr).await.unwrap();
+    let (n, _) = tokio::time::timeout(WAIT, registrar.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Message::parse(&buf[..n]).unwrap().status(),
+        Some(200),
+        "answered again by C"
+    );
+    client.send(b"\r\n\r\n").await;
+    let mut pong = [0u8; 2];
+    tokio::time::timeout(WAIT, client.tls.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\r\n", "no second MESSAGE came before the pong");
 }

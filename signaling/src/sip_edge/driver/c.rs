@@ -11,7 +11,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::flow::{self, FlowSetup};
 use super::pump;
 use super::{StartError, TransportCounters};
-use crate::sip::Limits;
+use crate::sip::transaction::{self as txn, Incoming, Output, Transactions};
+use crate::sip::{Limits, Message, Method};
 use crate::sip_edge::c_proxy::{Binding, CAction, CProxy, CProxyConfig, CStats, InsideHop};
 use crate::sip_edge::envelope::OwnedEnvelope;
 use crate::traversal::driver::{Dialer, DialerConfig};
@@ -208,6 +209,7 @@ pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
         cc_connecting: false,
         cc_queue: Vec::new(),
         events_tx: events_tx.clone(),
+        udp_leg: UdpLeg::new(),
     };
     let core_task = tokio::spawn(core.run(events));
     Ok(CHandle {
@@ -314,6 +316,41 @@ struct Core {
     cc_connecting: bool,
     cc_queue: Vec<Vec<u8>>,
     events_tx: mpsc::UnboundedSender<Event>,
+    udp_leg: UdpLeg,
+}
+
+/// The RFC 3261 transactions of the UDP leg with call control: requests C sends are
+/// retransmitted until answered (the client's TLS flow never retransmits, so C must), and a
+/// timeout answers the client 408; requests call control sends are absorbed when retransmitted
+/// and C's answer is sent again. TCP legs need none of it (the transport is reliable and call
+/// control's own transactions see every answer).
+struct UdpLeg {
+    table: Transactions<SocketAddr>,
+    /// Client transactions: the request, for the 408 of a timeout.
+    requests: HashMap<txn::TransactionId, Message>,
+    /// Server transactions by (branch in lower case, CSeq method), for C's answer.
+    servers: HashMap<(String, Method), txn::TransactionId>,
+    server_keys: HashMap<txn::TransactionId, (String, Method)>,
+}
+
+impl UdpLeg {
+    fn new() -> Self {
+        Self {
+            table: Transactions::new(txn::Config {
+                // A proxy does not send 100 Trying for non-INVITE; INVITEs come with the B2BUA.
+                trying_after: None,
+                ..txn::Config::default()
+            }),
+            requests: HashMap::new(),
+            servers: HashMap::new(),
+            server_keys: HashMap::new(),
+        }
+    }
+}
+
+fn answer_key(m: &Message) -> Option<(String, Method)> {
+    let branch = m.top_via()?.branch()?.to_ascii_lowercase();
+    Some((branch, m.cseq().method.clone()))
 }
 
 /// Requests held while the TCP connection to call control is being made.
@@ -337,6 +374,11 @@ impl Core {
                         return;
                     }
                     self.link_changed(&mut last_error).await;
+                }
+                () = sleep_until(self.udp_leg.table.poll_timeout()) => {
+                    self.udp_leg.table.handle_timeout(Instant::now());
+                    self.drain_udp_leg(&mut out);
+                    self.act(&mut out);
                 }
                 _ = tick.tick() => {
                     self.proxy.expire(Instant::now());
@@ -422,6 +464,9 @@ impl Core {
                     self.proxy.link_down();
                 }
             }
+            Event::FromInside(InsideHop::Datagram(from), bytes) => {
+                self.datagram_from_inside(from, bytes, out);
+            }
             Event::FromInside(hop, bytes) => self.proxy.from_inside(hop, &bytes, now, out),
             Event::Conn { id, tx } => {
                 self.conns.insert(id, tx);
@@ -481,9 +526,7 @@ impl Core {
                             let _ = tx.send(bytes);
                         }
                     }
-                    InsideHop::Datagram(to) => {
-                        let _ = self.udp.try_send_to(&bytes, to);
-                    }
+                    InsideHop::Datagram(to) => self.answer_datagram(to, bytes),
                 },
             }
         }
@@ -492,7 +535,7 @@ impl Core {
     fn send_to_call_control(&mut self, bytes: Vec<u8>) {
         let cc = self.call_control;
         if cc.transport == CallControlTransport::Udp {
-            let _ = self.udp.try_send_to(&bytes, cc.addr);
+            self.request_over_udp(cc.addr, bytes);
             return;
         }
         if let Some(tx) = self.cc_conn.and_then(|id| self.conns.get(&id)) {
@@ -529,6 +572,134 @@ impl Core {
                 }
             }
         });
+    }
+}
+
+impl Core {
+    /// A request (or ACK, or response) for call control over UDP: requests get a client
+    /// transaction; the rest goes out as it is.
+    fn request_over_udp(&mut self, to: SocketAddr, bytes: Vec<u8>) {
+        let now = Instant::now();
+        let msg = match Message::parse(&bytes) {
+            Ok(m) if m.is_request() && m.method() != Some(&Method::Ack) => m,
+            _ => {
+                let _ = self.udp.try_send_to(&bytes, to);
+                return;
+            }
+        };
+        let leg = &mut self.udp_leg;
+        match leg.table.send_request(now, msg.clone(), to) {
+            Ok(id) => {
+                leg.requests.insert(id, msg);
+            }
+            // Full, or a branch already in flight: send it as it is, untracked.
+            Err(_) => {
+                let _ = self.udp.try_send_to(&bytes, to);
+            }
+        }
+        let mut out = Vec::new();
+        self.drain_udp_leg(&mut out);
+        self.act(&mut out);
+    }
+
+    /// A datagram from inside: through the transaction table, then to the proxy.
+    fn datagram_from_inside(&mut self, from: SocketAddr, bytes: Vec<u8>, out: &mut Vec<CAction>) {
+        let now = Instant::now();
+        let Ok(msg) = Message::parse(&bytes) else {
+            // The proxy answers 400 where it can, and counts it.
+            self.proxy
+                .from_inside(InsideHop::Datagram(from), &bytes, now, out);
+            return;
+        };
+        match self.udp_leg.table.handle_message(now, msg, from) {
+            Ok(Incoming::Unmatched(m)) => {
+                self.proxy
+                    .from_inside(InsideHop::Datagram(from), &m.to_bytes(), now, out);
+            }
+            Ok(Incoming::Matched { .. } | Incoming::Created(_)) => {}
+            Err(full) => {
+                if let Ok(r) = full
+                    .request
+                    .response(503, "Service Unavailable", Some("c-full"))
+                {
+                    let _ = self.udp.try_send_to(&r.to_bytes(), from);
+                }
+            }
+        }
+        self.drain_udp_leg(out);
+    }
+
+    /// C's answer to a request call control sent over UDP: through its server transaction
+    /// (kept for retransmissions), else as it is.
+    fn answer_datagram(&mut self, to: SocketAddr, bytes: Vec<u8>) {
+        let now = Instant::now();
+        let leg = &mut self.udp_leg;
+        let id = Message::parse(&bytes)
+            .ok()
+            .and_then(|m| answer_key(&m).map(|k| (m, k)))
+            .and_then(|(m, k)| leg.servers.get(&k).map(|&id| (m, id)));
+        let sent = id.is_some_and(|(m, id)| leg.table.send_response(now, id, m).is_ok());
+        if sent {
+            let mut out = Vec::new();
+            self.drain_udp_leg(&mut out);
+            self.act(&mut out);
+        } else {
+            let _ = self.udp.try_send_to(&bytes, to);
+        }
+    }
+
+    /// Acts on what the UDP leg's transactions want done.
+    fn drain_udp_leg(&mut self, out: &mut Vec<CAction>) {
+        let now = Instant::now();
+        while let Some(o) = self.udp_leg.table.poll_output() {
+            match o.output {
+                Output::Transmit(bytes) => {
+                    let _ = self.udp.try_send_to(&bytes, o.peer);
+                }
+                Output::Event(txn::Event::Request(req)) => {
+                    if let Some(k) = answer_key(&req) {
+                        self.udp_leg.servers.insert(k.clone(), o.id);
+                        self.udp_leg.server_keys.insert(o.id, k);
+                    }
+                    self.proxy
+                        .from_inside(InsideHop::Datagram(o.peer), &req.to_bytes(), now, out);
+                }
+                Output::Event(txn::Event::Response(resp)) => {
+                    self.proxy
+                        .from_inside(InsideHop::Datagram(o.peer), &resp.to_bytes(), now, out);
+                }
+                Output::Event(txn::Event::Timeout(_)) => {
+                    // Call control never answered: the client hears 408 (RFC 3261 §16.7).
+                    let timeout =
+                        self.udp_leg.requests.get(&o.id).and_then(|r| {
+                            r.response(408, "Request Timeout", Some("c-timeout")).ok()
+                        });
+                    if let Some(r) = timeout {
+                        self.proxy.from_inside(
+                            InsideHop::Datagram(o.peer),
+                            &r.to_bytes(),
+                            now,
+                            out,
+                        );
+                    }
+                }
+                Output::Event(_) => {}
+                Output::Terminated => {
+                    self.udp_leg.requests.remove(&o.id);
+                    if let Some(k) = self.udp_leg.server_keys.remove(&o.id) {
+                        self.udp_leg.servers.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until `at`, or forever without a deadline.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }
 

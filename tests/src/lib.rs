@@ -14,6 +14,7 @@
 //! [`backends`].
 #![forbid(unsafe_code)]
 
+pub mod clients;
 pub mod netns;
 
 use media::runtime::{BackendChoice, Worker, WorkerConfig};

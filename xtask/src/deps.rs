@@ -84,8 +84,17 @@ const PYTHON3: Package = Package {
     why: "runs `lab/sip-check.py`, the lab's SIP OPTIONS/REGISTER check",
 };
 
-/// What `cargo xtask demo` needs.
-pub(crate) const DEMO: &[Package] = &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV];
+const BARESIP: Package = Package {
+    name: "baresip",
+    why: "a real SIP client (TLS, SRTP) that registers through the edge in the demo and the tests",
+};
+const LINPHONE: Package = Package {
+    name: "linphone-cli",
+    why: "linphonec, the second SIP client implementation of the tests",
+};
+
+/// What `cargo xtask demo` needs (the lab's packages come with `lab up`).
+pub(crate) const DEMO: &[Package] = &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV, BARESIP];
 /// What `cargo xtask test` (and the benches) need.
 pub(crate) const TEST: &[Package] = &[
     GCC,
@@ -97,6 +106,15 @@ pub(crate) const TEST: &[Package] = &[
     IPROUTE2,
     NFTABLES,
     ETHTOOL,
+    // The lab of the end-to-end tests (see LAB) and the clients registered through it.
+    PROCPS,
+    KAMAILIO,
+    KAMAILIO_TLS,
+    DNSMASQ,
+    DIG,
+    PYTHON3,
+    BARESIP,
+    LINPHONE,
 ];
 /// What `cargo xtask bench relay` needs.
 pub(crate) const BENCH_RELAY: &[Package] =

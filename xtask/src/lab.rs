@@ -24,6 +24,9 @@
 //! - `lab down` always cleans up: each peer by its pid file (and the workers of its process
 //!   group), any process still inside a lab namespace, the namespaces by name, the resolver
 //!   files. Logs stay in `target/lab/logs/`.
+//! - `lab stop e|c` stops one role of the edge (a crash, for the recovery tests);
+//!   `lab start e|c [--config FILE]` starts it again, from its lab configuration or FILE (C in
+//!   Path mode, say), and waits until it is ready.
 //! - `lab status` checks namespaces, rulesets, that each peer runs in its namespace, that
 //!   Kamailio answers an OPTIONS over UDP from the inside and `kamcmd`, that the E answers its
 //!   admin API and the C's traversal link is up, and that each DNS view
@@ -393,6 +396,79 @@ fn edge_c_ready(edge: &Path) -> Result<String, String> {
     }
 }
 
+type EdgeRole = (&'static str, Zone, fn(&Path) -> Result<String, String>);
+
+/// Starts one edge role from `config` in its namespace and waits until it is ready; its pid.
+fn start_edge(
+    paths: &Paths,
+    edge: &Path,
+    (name, zone, ready): EdgeRole,
+    config: &Path,
+    limit: Duration,
+) -> Result<u32, LabError> {
+    let args = vec![
+        "run".to_string(),
+        "--config".to_string(),
+        config.display().to_string(),
+    ];
+    let log = paths.log(name);
+    let mut spawned = proc::spawn(
+        name,
+        zone.namespace(),
+        &edge.display().to_string(),
+        &args,
+        &paths.pid_file(name),
+        &log,
+    )?;
+    wait_ready(&mut spawned, &log, limit, || ready(edge))?;
+    Ok(spawned.pid)
+}
+
+fn edge_role(role: &str) -> Result<EdgeRole, LabError> {
+    match role {
+        "e" => Ok(("edge-e", Zone::Dmz, edge_e_ready)),
+        "c" => Ok(("edge-c", Zone::Inside, edge_c_ready)),
+        other => Err(LabError::Config(format!(
+            "no edge role {other:?}: expected e or c"
+        ))),
+    }
+}
+
+/// `lab stop e|c`: stops one edge role of the running lab (the others keep running: a crash of
+/// E or C, for the recovery tests).
+pub(crate) fn stop_edge(role: &str) -> Result<String, LabError> {
+    require_root()?;
+    let paths = workspace_paths()?;
+    let (name, _, _) = edge_role(role)?;
+    match proc::stop(&paths.pid_file(name), "edge")? {
+        proc::StopOutcome::Stopped(pids) => Ok(format!("stopped {name} (pids {pids:?})")),
+        proc::StopOutcome::Stale(pid) => Ok(format!("{name} was not running (pid {pid})")),
+        proc::StopOutcome::NoPidFile => Ok(format!("{name} was not running")),
+    }
+}
+
+/// `lab start e|c [--config FILE]`: starts one edge role again (after `lab stop`), from its
+/// lab configuration or from FILE (say, C in Path mode), and waits until it is ready.
+pub(crate) fn start_edge_role(role: &str, config: Option<&Path>) -> Result<String, LabError> {
+    require_root()?;
+    let root = crate::workspace_root().map_err(LabError::Config)?;
+    let paths = Paths::new(&root);
+    let which = edge_role(role)?;
+    let name = which.0;
+    if proc::read_pid(&paths.pid_file(name)).is_some_and(|p| proc::is_peer(p, "edge")) {
+        return Err(LabError::Config(format!(
+            "{name} is running; `cargo xtask lab stop {role}` first"
+        )));
+    }
+    let edge = crate::target_dir(&root).join("debug").join("edge");
+    let config = config.map_or_else(|| info::edge_config(&paths, role), Path::to_path_buf);
+    let pid = start_edge(&paths, &edge, which, &config, Duration::from_secs(30))?;
+    Ok(format!(
+        "started {name} (pid {pid}) from {}",
+        config.display()
+    ))
+}
+
 fn start(
     paths: &Paths,
     users: Vec<config::User>,
@@ -460,28 +536,13 @@ fn start(
         p.pid = Some(spawned.pid);
     }
     // E first (it makes the lab CA on its first start), then C, which dials it.
-    let roles: [(&str, &str, Zone, fn(&Path) -> Result<String, String>); 2] = [
-        ("edge-e", "e", Zone::Dmz, edge_e_ready),
-        ("edge-c", "c", Zone::Inside, edge_c_ready),
-    ];
-    for (name, role, zone, ready) in roles {
-        let args = vec![
-            "run".to_string(),
-            "--config".to_string(),
-            info::edge_config(paths, role).display().to_string(),
-        ];
-        let log = paths.log(name);
-        let mut spawned = proc::spawn(
-            name,
-            zone.namespace(),
-            &edge.display().to_string(),
-            &args,
-            &paths.pid_file(name),
-            &log,
-        )?;
-        wait_ready(&mut spawned, &log, limit, || ready(edge))?;
+    for role in ["e", "c"] {
+        let which = edge_role(role)?;
+        let name = which.0;
+        let config = info::edge_config(paths, role);
+        let pid = start_edge(paths, edge, which, &config, limit)?;
         if let Some(p) = peers.iter_mut().find(|p| p.name == name) {
-            p.pid = Some(spawned.pid);
+            p.pid = Some(pid);
         }
     }
     let info = LabInfo {
@@ -739,7 +800,7 @@ pub(crate) fn counter(zone: &str, name: &str) -> Result<u64, LabError> {
     net::counter(zone, name)
 }
 
-fn print_up(info: &LabInfo) {
+pub(crate) fn print_up(info: &LabInfo) {
     let j = info.to_json();
     println!(
         "lab: up, domain {}; lab.json in {}",
@@ -811,7 +872,10 @@ fn print_up(info: &LabInfo) {
         "  account: <sip:alice@example.test;transport=tls>;auth_pass=alice-lab-pw;\
          outbound=\"sip:198.18.1.1:5061;transport=tls\";regint=60"
     );
-    println!("  trust the lab CA {} (certificate name expe.example.test)", ca.display());
+    println!(
+        "  trust the lab CA {} (certificate name expe.example.test)",
+        ca.display()
+    );
     println!(
         "  run it as: ip netns exec {} baresip -f DIR   (address 198.18.1.10 or .11)",
         Zone::Internet.namespace()
@@ -857,7 +921,28 @@ pub(crate) fn cli(args: &[String]) -> Result<ExitCode, String> {
                 Ok(ExitCode::FAILURE)
             }
         }
+        ["stop", role] => {
+            println!("lab: {}", stop_edge(role).map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        ["start", role] => {
+            println!(
+                "lab: {}",
+                start_edge_role(role, None).map_err(|e| e.to_string())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ["start", role, "--config", file] => {
+            let file = Path::new(file);
+            println!(
+                "lab: {}",
+                start_edge_role(role, Some(file)).map_err(|e| e.to_string())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ["probe", ..] => probe::cli(args.get(1..).unwrap_or_default()),
-        _ => crate::usage_error("`lab` takes one of: up, down, status"),
+        _ => crate::usage_error(
+            "`lab` takes one of: up, down, status, stop e|c, start e|c [--config FILE]",
+        ),
     }
 }

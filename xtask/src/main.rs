@@ -31,6 +31,7 @@ mod bench_relay_scaling;
 mod bench_srtp;
 mod bench_xdp;
 mod criterion_results;
+mod demo_lab;
 mod deps;
 mod fuzz;
 mod lab;
@@ -73,7 +74,11 @@ commands:
                                          cargo +nightly fuzz; fails on a crash
   lab up|down|status                     the network-namespace lab: internet, DMZ and inside
                                          zones, nftables after the MRA port reference,
-                                         split-horizon DNS, Kamailio inside (target/lab/lab.json)
+                                         split-horizon DNS, Kamailio inside, the edge's E (DMZ)
+                                         and C (inside) (target/lab/lab.json)
+  lab stop e|c, lab start e|c [--config FILE]
+                                         stop one edge role of the running lab, start it again
+                                         (from its lab configuration or FILE)
   help                                   this text";
 
 fn main() -> ExitCode {
@@ -150,8 +155,9 @@ fn run() -> Result<ExitCode, String> {
     }
 }
 
-/// The main job: the media plane demo of the `edge` binary (`edge demo`), built in release
-/// mode.
+/// The main job: the media plane demo of the `edge` binary (`edge demo`, built in release
+/// mode), then the lab with E and C and a real client registered through them
+/// ([`demo_lab`]).
 fn cmd_demo() -> Result<ExitCode, String> {
     deps::ensure(deps::DEMO)?;
     let root = workspace_root()?;
@@ -161,6 +167,7 @@ fn cmd_demo() -> Result<ExitCode, String> {
             .current_dir(&root),
         "`cargo run --release -p edge -- demo`",
     )?;
+    demo_lab::run(&root)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -76,7 +76,10 @@ pub(crate) fn run(opts: &Options) -> Result<(), String> {
         .ensure_lab_certificates(now)
         .map_err(|e| format!("lab certificates: {e}"))?
     {
-        eprintln!("edge: lab certificates: CA {:?}, {:?}", report.ca, report.leaves);
+        eprintln!(
+            "edge: lab certificates: CA {:?}, {:?}",
+            report.ca, report.leaves
+        );
     }
     match cfg.certificate_findings(now) {
         Ok(sides) => {
@@ -183,6 +186,7 @@ fn e_driver_config(
         // Keep descriptors for the listeners, the traversal and the admin API.
         max_flows: usize::try_from(open_files.saturating_sub(128)).unwrap_or(usize::MAX),
         handshake_timeout: Duration::from_secs(10),
+        incomplete_timeout: Duration::from_secs(30),
     })
 }
 
@@ -257,17 +261,16 @@ fn c_driver_config(
         .first()
         .ok_or("c.call_control: no call control configured")?;
     let cc_addr = resolve(&cc.host, cc.port, "c.call_control[0]")?;
-    let (transport, sip_transport) = match cc.transport {
-        config::Transport::Udp => (CallControlTransport::Udp, SipTransport::Udp),
-        config::Transport::Tcp => (CallControlTransport::Tcp, SipTransport::Tcp),
-        config::Transport::Tls => {
-            return Err(
+    let (transport, sip_transport) =
+        match cc.transport {
+            config::Transport::Udp => (CallControlTransport::Udp, SipTransport::Udp),
+            config::Transport::Tcp => (CallControlTransport::Tcp, SipTransport::Tcp),
+            config::Transport::Tls => return Err(
                 "c.call_control[0].transport: TLS to call control is not built yet; use \"tcp\" \
                  or \"udp\""
                     .into(),
-            )
-        }
-    };
+            ),
+        };
     let listen = c.sip_listen;
     // The address call control reaches C at: the listening address, else C's name.
     let host = if listen.ip().is_unspecified() {

@@ -151,6 +151,7 @@ async fn edge_with(limit: u32, udp: Option<SocketAddr>) -> Edge {
         limits: Limits::default(),
         max_flows: 1000,
         handshake_timeout: Duration::from_secs(5),
+        incomplete_timeout: Duration::from_secs(1),
     })
     .await
     .unwrap();
@@ -582,4 +583,65 @@ async fn udp_call_control_is_retransmitted_to_and_deduplicated_from() {
         .unwrap()
         .unwrap();
     assert_eq!(&pong, b"\r\n", "no second MESSAGE came before the pong");
+}
+
+/// Everything E counts for what clients send: each message ends up in exactly one of these.
+fn e_handled(edge: &Edge, s: &signaling::sip_edge::driver::ESnapshot) -> u64 {
+    let st = &s.stats;
+    let framing = edge
+        .e
+        .counters()
+        .framing_errors
+        .load(std::sync::atomic::Ordering::Relaxed);
+    st.requests_to_c
+        + st.responses_to_c
+        + st.rejected_malformed
+        + st.rejected_too_many_hops
+        + st.rejected_registration_limit
+        + st.rejected_no_link
+        + st.rejected_edit
+        + st.dropped_responses
+        + framing
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc4475_torture_messages_over_tls_are_forwarded_answered_or_counted() {
+    use signaling::sip::rfc4475_vectors::ALL;
+    let mut edge = edge(100).await;
+    let mut forwarded = 0;
+    for (section, name, parts) in ALL {
+        let bytes = parts.concat();
+        let before = e_handled(&edge, &edge.e.snapshot().await.unwrap());
+        let mut client = edge.client().await;
+        client.send(&bytes).await;
+        // Whatever E does, it does it within a moment: forward, answer, count a drop.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let s = edge.e.snapshot().await.expect("E is still running");
+            if e_handled(&edge, &s) > before {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "RFC 4475 §{section} {name}: E neither forwarded, answered nor counted it"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // A message that does not parse is never forwarded.
+        let s = edge.e.snapshot().await.unwrap();
+        if let Err(e) = Message::parse(&bytes) {
+            assert_eq!(
+                s.stats.requests_to_c + s.stats.responses_to_c,
+                forwarded,
+                "§{section} {name} ({e}) was forwarded"
+            );
+        }
+        forwarded = s.stats.requests_to_c + s.stats.responses_to_c;
+        while edge.seen.try_recv().is_ok() {}
+    }
+    // E and C still serve a client as before.
+    let mut client = edge.client().await;
+    client.send(&client.register(1, 300)).await;
+    let _ = edge.next_seen().await;
+    assert_eq!(client.recv().await.unwrap().status(), Some(200));
 }

@@ -93,6 +93,7 @@ pub mod uri;
 
 #[cfg(test)]
 mod rfc4475;
+pub mod rfc4475_vectors;
 #[cfg(test)]
 mod rfc5118;
 #[cfg(test)]

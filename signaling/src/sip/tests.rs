@@ -6,7 +6,7 @@
 use super::framing::{Frame, Framer, Limits, Role};
 use super::header::{parse_value, Value};
 use super::response::{error_response, Unanswerable};
-use super::rfc4475;
+use super::rfc4475_vectors as rfc4475;
 use super::uri::{Host, SipUri, Uri};
 use super::{Error, Message, NameAddr, Transport, Via};
 

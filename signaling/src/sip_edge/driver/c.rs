@@ -289,6 +289,8 @@ async fn serve_conn(
         peer,
         stun: false,
         limits,
+        // Call control is trusted more than clients, but a stalled connection still ends.
+        incomplete_timeout: Duration::from_secs(30),
     };
     let ev = events.clone();
     let _ = flow::run(stream, setup, counters, rx, move |msg| {

@@ -36,6 +36,8 @@ pub struct EDriverConfig {
     pub max_flows: usize,
     /// Time allowed for a client's TLS handshake.
     pub handshake_timeout: Duration,
+    /// How long the start of a message may wait for the rest before the flow is closed.
+    pub incomplete_timeout: Duration,
 }
 
 /// What the admin API shows of E's SIP side.
@@ -167,6 +169,7 @@ pub async fn start_e(config: EDriverConfig) -> Result<EHandle, StartError> {
             limits: config.limits,
             max_flows: config.max_flows,
             handshake_timeout: config.handshake_timeout,
+            incomplete_timeout: config.incomplete_timeout,
         },
         counters.clone(),
         flows_open,
@@ -196,6 +199,7 @@ struct FlowParams {
     limits: Limits,
     max_flows: usize,
     handshake_timeout: Duration,
+    incomplete_timeout: Duration,
 }
 
 async fn accept_clients(
@@ -262,6 +266,7 @@ async fn accept_clients(
                 peer,
                 stun: true,
                 limits: params.limits,
+                incomplete_timeout: params.incomplete_timeout,
             };
             let ev = events.clone();
             let end = flow::run(tls, setup, counters, rx, move |msg| {

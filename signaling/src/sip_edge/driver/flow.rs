@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -19,6 +20,9 @@ pub(super) struct FlowSetup {
     pub stun: bool,
     /// Size limits of the framer.
     pub limits: Limits,
+    /// How long the start of a message may wait for its end (a Content-Length larger than
+    /// what comes, a client that stalls mid-message): then the flow is closed, counted.
+    pub incomplete_timeout: Duration,
 }
 
 /// Why a connection ended, for the log.
@@ -60,8 +64,21 @@ where
     let mut framer = Framer::new(setup.limits, Role::Server);
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
+    // Armed while the buffer holds the start of a message.
+    let mut incomplete_since: Option<tokio::time::Instant> = None;
     loop {
+        let stalled = async {
+            match incomplete_since {
+                Some(t) => tokio::time::sleep_until(t + setup.incomplete_timeout).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            () = stalled => {
+                TransportCounters::bump(&counters.framing_errors);
+                let _ = wr.shutdown().await;
+                return FlowEnd::Framing("incomplete_message_timeout");
+            }
             r = rd.read(&mut chunk) => {
                 let n = match r {
                     Ok(0) => return FlowEnd::Closed,
@@ -80,6 +97,11 @@ where
                     let _ = wr.shutdown().await;
                     return end;
                 }
+                incomplete_since = match (buf.is_empty(), incomplete_since) {
+                    (true, _) => None,
+                    (false, None) => Some(tokio::time::Instant::now()),
+                    (false, since) => since,
+                };
             }
             out = outgoing.recv() => {
                 let Some(bytes) = out else {

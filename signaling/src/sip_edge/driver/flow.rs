@@ -62,8 +62,10 @@ where
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut framer = Framer::new(setup.limits, Role::Server);
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = vec![0u8; 16 * 1024];
+    // The framing buffer holds nothing between messages: an idle flow (most of them: a
+    // registered phone talks every few minutes) costs only the small read chunk here.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 1024];
     // Armed while the buffer holds the start of a message.
     let mut incomplete_since: Option<tokio::time::Instant> = None;
     loop {
@@ -96,6 +98,9 @@ where
                 if let Some(end) = end {
                     let _ = wr.shutdown().await;
                     return end;
+                }
+                if buf.is_empty() {
+                    buf = Vec::new();
                 }
                 incomplete_since = match (buf.is_empty(), incomplete_since) {
                     (true, _) => None,

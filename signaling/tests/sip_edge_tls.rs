@@ -120,6 +120,16 @@ struct Edge {
     c_config: Box<dyn Fn() -> CDriverConfig + Send>,
 }
 
+/// Flow-control windows of a few messages, so that tests fill them (defaults: 256 KiB).
+fn small_windows() -> LinkConfig {
+    LinkConfig {
+        max_payload: 1024,
+        stream_window: 8 * 1024,
+        send_buffer: 8 * 1024,
+        ..LinkConfig::default()
+    }
+}
+
 async fn edge(limit: u32) -> Edge {
     edge_with(limit, None).await
 }
@@ -136,6 +146,7 @@ async fn edge_with(limit: u32, udp: Option<SocketAddr>) -> Edge {
         Arc::new(Store),
     );
     traversal.bind = "127.0.0.1:0".parse().unwrap();
+    traversal.link = small_windows();
     let e = start_e(EDriverConfig {
         sip_tls: "127.0.0.1:0".parse().unwrap(),
         tls: sip_tls_server_config(&e_id).unwrap(),
@@ -169,7 +180,7 @@ async fn edge_with(limit: u32, udp: Option<SocketAddr>) -> Edge {
             password: "traversal secret".into(),
             link: LinkConfig {
                 probe_interval: Duration::from_millis(200),
-                ..LinkConfig::default()
+                ..small_windows()
             },
             policy: PeerPolicy {
                 backoff: Backoff {
@@ -192,7 +203,7 @@ async fn edge_with(limit: u32, udp: Option<SocketAddr>) -> Edge {
             },
             own: OwnNames::new([Host::parse("127.0.0.1").unwrap()]),
             max_bindings: 100,
-            max_pending: 100,
+            max_pending: 10_000,
         },
         listen: "127.0.0.1:0".parse().unwrap(),
         call_control: match udp {
@@ -275,6 +286,7 @@ struct Client {
 impl Client {
     async fn send(&mut self, bytes: &[u8]) {
         self.tls.write_all(bytes).await.unwrap();
+        self.tls.flush().await.unwrap();
     }
 
     async fn recv(&mut self) -> Option<Message> {
@@ -644,4 +656,50 @@ async fn rfc4475_torture_messages_over_tls_are_forwarded_answered_or_counted() {
     client.send(&client.register(1, 300)).await;
     let _ = edge.next_seen().await;
     assert_eq!(client.recv().await.unwrap().status(), Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_traffic_both_ways_never_stalls_the_traversal_stream() {
+    // Thousands of REGISTERs in flight at once fill the traversal stream's flow-control window
+    // towards C while the answers fill it towards E: each end must keep reading while it waits
+    // to send, or both wait forever.
+    const N: u32 = 4000;
+    let edge = edge(100).await;
+    let client = edge.client().await;
+    let local = client.local;
+    let (mut rd, mut wr) = tokio::io::split(client.tls);
+    let template = Client {
+        tls: edge.client().await.tls,
+        buf: Vec::new(),
+        local,
+    };
+    let writer = tokio::spawn(async move {
+        for cseq in 1..=N {
+            wr.write_all(&template.register(cseq, 300)).await.unwrap();
+        }
+        // rustls holds what it could not write yet until a flush.
+        wr.flush().await.unwrap();
+        wr
+    });
+    let mut buf = Vec::new();
+    let mut ok = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while ok < N {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let m = tokio::time::timeout(left, read_message(&mut rd, &mut buf)).await;
+        let Ok(Some(m)) = m else {
+            let e = edge.e.snapshot().await.unwrap();
+            let c = edge.c.as_ref().unwrap().snapshot().await.unwrap();
+            panic!(
+                "stalled after {ok} of {N} answers: E {:?} link {:?}; C {:?} link {:?}",
+                e.stats, e.link, c.stats, c.link
+            );
+        };
+        assert_eq!(m.status(), Some(200));
+        ok += 1;
+    }
+    let _ = writer.await.unwrap();
+    let s = edge.e.snapshot().await.unwrap();
+    assert_eq!(s.stats.requests_to_c, u64::from(N));
+    assert_eq!(s.stats.responses_to_clients, u64::from(N));
 }

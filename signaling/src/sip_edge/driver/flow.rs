@@ -89,7 +89,10 @@ where
                 };
                 buf.extend_from_slice(&chunk[..n]);
                 let mut replies = Vec::new();
+                let before = buf.len();
                 let end = drain(&mut buf, &mut framer, &setup, &counters, &mut replies, &mut deliver);
+                // Progress: something was framed, so what is left is a new message's start.
+                let progressed = buf.len() < before;
                 if !replies.is_empty() {
                     if let Err(e) = wr.write_all(&replies).await {
                         return FlowEnd::Io(e);
@@ -105,6 +108,7 @@ where
                 incomplete_since = match (buf.is_empty(), incomplete_since) {
                     (true, _) => None,
                     (false, None) => Some(tokio::time::Instant::now()),
+                    (false, Some(_)) if progressed => Some(tokio::time::Instant::now()),
                     (false, since) => since,
                 };
             }

@@ -5,7 +5,6 @@ use tokio::sync::mpsc;
 
 use crate::sip_edge::envelope::{EnvelopeReader, OwnedEnvelope};
 use crate::traversal::driver::Stream;
-use crate::traversal::frame::ResetCode;
 
 /// Why the stream ended.
 #[derive(Debug)]
@@ -29,44 +28,53 @@ impl std::fmt::Display for PumpEnd {
 }
 
 /// Runs the stream until it ends. `deliver` returns `false` once the proxy task is gone.
+///
+/// Sending and receiving run apart (the stream is split): a send waiting for the peer's
+/// flow-control window must never stop this end from reading, or two ends that both send hard
+/// each wait for the other to read.
 pub(super) async fn run(
-    mut stream: Stream,
+    stream: Stream,
     mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
     mut deliver: impl FnMut(OwnedEnvelope) -> bool,
 ) -> PumpEnd {
-    let mut reader = EnvelopeReader::new();
-    loop {
-        tokio::select! {
-            chunk = stream.recv() => {
-                let chunk = match chunk {
-                    Ok(Some(c)) => c,
-                    Ok(None) => return PumpEnd::Closed("peer closed the SIP stream".into()),
-                    Err(e) => return PumpEnd::Closed(e.to_string()),
-                };
-                reader.push(&chunk);
-                loop {
-                    match reader.next_envelope() {
-                        Ok(Some(env)) => {
-                            if !deliver(env) {
-                                return PumpEnd::Dropped;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            stream.reset(ResetCode::CANCEL);
-                            return PumpEnd::Envelope(e.to_string());
-                        }
-                    }
-                }
-            }
-            out = outgoing.recv() => {
-                let Some(bytes) = out else {
-                    return PumpEnd::Dropped;
-                };
-                if let Err(e) = stream.send(&bytes).await {
-                    return PumpEnd::Closed(e.to_string());
-                }
+    let (mut writer, mut reader) = stream.split();
+    let sender = tokio::spawn(async move {
+        while let Some(bytes) = outgoing.recv().await {
+            if let Err(e) = writer.send(&bytes).await {
+                return PumpEnd::Closed(e.to_string());
             }
         }
+        PumpEnd::Dropped
+    });
+    let _abort = AbortOnDrop(sender);
+    let mut envelopes = EnvelopeReader::new();
+    loop {
+        let chunk = match reader.recv().await {
+            Ok(Some(c)) => c,
+            Ok(None) => return PumpEnd::Closed("peer closed the SIP stream".into()),
+            Err(e) => return PumpEnd::Closed(e.to_string()),
+        };
+        envelopes.push(&chunk);
+        loop {
+            match envelopes.next_envelope() {
+                Ok(Some(env)) => {
+                    if !deliver(env) {
+                        return PumpEnd::Dropped;
+                    }
+                }
+                Ok(None) => break,
+                // Dropping both halves resets the stream.
+                Err(e) => return PumpEnd::Envelope(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Aborts the sending task when the pump ends.
+struct AbortOnDrop(tokio::task::JoinHandle<PumpEnd>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

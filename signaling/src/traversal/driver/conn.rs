@@ -172,15 +172,7 @@ impl Stream {
         if self.send_closed {
             return Err(StreamIoError::Closed);
         }
-        let (reply, rx) = oneshot::channel();
-        self.cmds
-            .send(Cmd::Send {
-                id: self.id,
-                data: data.to_vec(),
-                reply,
-            })
-            .map_err(|_| StreamIoError::LinkClosed)?;
-        rx.await.unwrap_or(Err(StreamIoError::LinkClosed))
+        send_on(&self.cmds, self.id, data).await
     }
 
     /// Half-closes the stream (CLOSE): the peer sees the end after the data already sent; its
@@ -197,23 +189,7 @@ impl Stream {
 
     /// The next chunk; `Ok(None)` once the peer has finished its side.
     pub async fn recv(&mut self) -> Result<Option<Vec<u8>>, StreamIoError> {
-        if let Some(end) = self.recv_end {
-            return end.map(|()| None);
-        }
-        let end = match self.rx.recv().await {
-            Some(ToStream::Data(data)) => {
-                let _ = self.cmds.send(Cmd::Consumed {
-                    id: self.id,
-                    n: data.len(),
-                });
-                return Ok(Some(data));
-            }
-            Some(ToStream::Finished) => Ok(()),
-            Some(ToStream::Reset(code)) => Err(StreamIoError::Reset(code)),
-            Some(ToStream::LinkDown) | None => Err(StreamIoError::LinkClosed),
-        };
-        self.recv_end = Some(end);
-        end.map(|()| None)
+        recv_on(&mut self.rx, &self.cmds, self.id, &mut self.recv_end).await
     }
 
     /// Everything until the peer finishes.
@@ -223,6 +199,35 @@ impl Stream {
             all.extend_from_slice(&chunk);
         }
         Ok(all)
+    }
+
+    /// Splits the stream into halves that can wait independently: a sender blocked on the
+    /// peer's flow-control window must not keep its own side from reading, or two ends that
+    /// both send hard wait for each other forever. The stream is released when both halves are
+    /// dropped (reset, unless the writer closed it).
+    pub fn split(mut self) -> (StreamWriter, StreamReader) {
+        self.released = true;
+        let release = std::sync::Arc::new(SplitRelease {
+            id: self.id,
+            cmds: self.cmds.clone(),
+            closed: std::sync::atomic::AtomicBool::new(self.send_closed),
+        });
+        let (dummy_tx, dummy_rx) = mpsc::unbounded_channel();
+        drop(dummy_tx);
+        let rx = std::mem::replace(&mut self.rx, dummy_rx);
+        let reader = StreamReader {
+            id: self.id,
+            cmds: self.cmds.clone(),
+            rx,
+            recv_end: self.recv_end,
+            _release: release.clone(),
+        };
+        let writer = StreamWriter {
+            id: self.id,
+            cmds: self.cmds.clone(),
+            release,
+        };
+        (writer, reader)
     }
 
     /// Abandons the stream in both directions.
@@ -240,6 +245,113 @@ impl Drop for Stream {
                 closed: self.send_closed,
             });
         }
+    }
+}
+
+async fn send_on(
+    cmds: &mpsc::UnboundedSender<Cmd>,
+    id: StreamId,
+    data: &[u8],
+) -> Result<(), StreamIoError> {
+    let (reply, rx) = oneshot::channel();
+    cmds.send(Cmd::Send {
+        id,
+        data: data.to_vec(),
+        reply,
+    })
+    .map_err(|_| StreamIoError::LinkClosed)?;
+    rx.await.unwrap_or(Err(StreamIoError::LinkClosed))
+}
+
+async fn recv_on(
+    rx: &mut mpsc::UnboundedReceiver<ToStream>,
+    cmds: &mpsc::UnboundedSender<Cmd>,
+    id: StreamId,
+    recv_end: &mut Option<Result<(), StreamIoError>>,
+) -> Result<Option<Vec<u8>>, StreamIoError> {
+    if let Some(end) = *recv_end {
+        return end.map(|()| None);
+    }
+    let end = match rx.recv().await {
+        Some(ToStream::Data(data)) => {
+            let _ = cmds.send(Cmd::Consumed { id, n: data.len() });
+            return Ok(Some(data));
+        }
+        Some(ToStream::Finished) => Ok(()),
+        Some(ToStream::Reset(code)) => Err(StreamIoError::Reset(code)),
+        Some(ToStream::LinkDown) | None => Err(StreamIoError::LinkClosed),
+    };
+    *recv_end = Some(end);
+    end.map(|()| None)
+}
+
+/// Releases a split stream once both halves are gone (as dropping a [`Stream`] does).
+#[derive(Debug)]
+struct SplitRelease {
+    id: StreamId,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for SplitRelease {
+    fn drop(&mut self) {
+        let _ = self.cmds.send(Cmd::Dropped {
+            id: self.id,
+            closed: self.closed.load(std::sync::atomic::Ordering::Relaxed),
+        });
+    }
+}
+
+/// The receiving half of a [`Stream`] ([`Stream::split`]).
+#[derive(Debug)]
+pub struct StreamReader {
+    id: StreamId,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    rx: mpsc::UnboundedReceiver<ToStream>,
+    recv_end: Option<Result<(), StreamIoError>>,
+    _release: std::sync::Arc<SplitRelease>,
+}
+
+impl StreamReader {
+    /// As [`Stream::recv`].
+    pub async fn recv(&mut self) -> Result<Option<Vec<u8>>, StreamIoError> {
+        recv_on(&mut self.rx, &self.cmds, self.id, &mut self.recv_end).await
+    }
+}
+
+/// The sending half of a [`Stream`] ([`Stream::split`]).
+#[derive(Debug)]
+pub struct StreamWriter {
+    id: StreamId,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    release: std::sync::Arc<SplitRelease>,
+}
+
+impl StreamWriter {
+    /// As [`Stream::send`].
+    pub async fn send(&mut self, data: &[u8]) -> Result<(), StreamIoError> {
+        if self
+            .release
+            .closed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(StreamIoError::Closed);
+        }
+        send_on(&self.cmds, self.id, data).await
+    }
+
+    /// As [`Stream::close`].
+    pub fn close(&mut self) -> Result<(), StreamIoError> {
+        if self
+            .release
+            .closed
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(StreamIoError::Closed);
+        }
+        self.cmds
+            .send(Cmd::Close { id: self.id })
+            .map_err(|_| StreamIoError::LinkClosed)
     }
 }
 

@@ -34,7 +34,7 @@ mod dialer;
 mod listener;
 mod tls;
 
-pub use conn::{OpenStreamError, Stream, StreamIoError};
+pub use conn::{OpenStreamError, Stream, StreamIoError, StreamReader, StreamWriter};
 pub use dialer::{Dialer, DialerConfig, EPeer};
 pub use listener::{Connection, Listener, ListenerConfig};
 pub use tls::TlsIdentity;

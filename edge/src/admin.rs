@@ -217,7 +217,10 @@ async fn metrics_text(roles: &Roles) -> String {
         if let Some(s) = e.snapshot().await {
             s.stats.metrics(&mut out);
             out.push_str(&format!("portico_e_sip_flows {}\n", s.flows));
-            out.push_str(&format!("portico_e_sip_registered_flows {}\n", s.registered));
+            out.push_str(&format!(
+                "portico_e_sip_registered_flows {}\n",
+                s.registered
+            ));
             let l = &s.listener;
             out.push_str(&format!(
                 "portico_traversal_listener_accepted_total {}\n\
@@ -278,8 +281,11 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
         .map_err(|e| format!("admin API at {addr}: {e} (is `edge run` up?)"))?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-        .map_err(|e| format!("admin API at {addr}: {e}"))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("admin API at {addr}: {e}"))?;
     let mut resp = String::new();
     s.read_to_string(&mut resp)
         .map_err(|e| format!("admin API at {addr}: {e}"))?;

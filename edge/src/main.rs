@@ -18,6 +18,7 @@ mod loadgen;
 mod ng;
 mod relay_cmd;
 mod run;
+mod sipload;
 mod srtp_demo;
 mod xdp;
 
@@ -79,6 +80,19 @@ commands:
       Sends UDP as fast as one core can from one socket (one hot source) at the ports of the
       range (default 36002-59999 on 127.0.0.1, 5 s, 172-byte garbage; --rtp: RTP-shaped
       payloads), and prints the packets sent and the rate as JSON. For the XDP flood bench.
+  sipload --target IP:PORT (--ca PEM [--server-name NAME] | --insecure) [--users N]
+          [--first-user K] [--domain D] [--expires S] [--rate R] [--seconds T]
+          [--refresh-rate R] [--password P] [--route URI] [--bind IP] [--timeout S]
+          [--keepalive S] [--core N] [--connections per-user]
+      REGISTER load over TLS, one connection per user as MRA phones have: user j connects at
+      j/R s and registers userNNNNNN@D (default 100 users at 100/s, example.test, Expires
+      3600); then holds T s (default 0), refreshing each binding at 50-80 % of the Expires
+      granted, or with --refresh-rate at exactly R REGISTER/s over the held flows. Answers
+      401/407 with MD5 Digest when --password is given. Prints registrations attempted,
+      succeeded and failed by reason, REGISTER/s, latency percentiles, bindings held at the
+      end and connection errors as JSON. `sipload gen-cert --dir DIR [--fqdn NAME]
+      [--domain D]` makes the lab CA and an E certificate there (as [tls] generate does);
+      `sipload check-config FILE` validates a configuration (for cargo xtask bench register).
   version
       Prints the version.
   help
@@ -99,6 +113,7 @@ fn main() -> ExitCode {
         "loadgen" => loadgen::Options::parse(rest)
             .and_then(|o| loadgen::run(&o))
             .map(|summary| println!("{summary:#}")),
+        "sipload" => sipload::main(rest),
         "flood" => flood::Options::parse(rest)
             .and_then(|o| flood::run(&o))
             .map(|summary| println!("{summary:#}")),

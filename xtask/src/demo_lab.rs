@@ -48,7 +48,9 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
          module_path /usr/lib/baresip/modules\n\
          module g711.so\n\
          module srtp.so\n\
-         module_app account.so\n",
+         module stdio.so\n\
+         module_app account.so\n\
+         module_app menu.so\n",
         ca = ca.display()
     );
     let accounts = format!(
@@ -65,12 +67,23 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     let mut child = Command::new("ip")
         .args(["netns", "exec", "portico-internet", "baresip", "-f"])
         .arg(&dir)
-        .stdin(Stdio::null())
+        // stdio (the console that shows incoming MESSAGEs) needs a pipe on stdin.
+        .stdin(Stdio::piped())
         .stdout(out)
         .stderr(err)
         .spawn()
         .map_err(|e| format!("starting baresip (apt-get install baresip): {e}"))?;
     let result = check(&state, &log);
+    if result.is_ok() {
+        std::thread::sleep(Duration::from_millis(300));
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains("hello from inside")) {
+            println!(
+                "  baresip printed: {}",
+                l.trim_matches(|c: char| c.is_control()).trim()
+            );
+        }
+    }
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {

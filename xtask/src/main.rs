@@ -13,6 +13,9 @@
 //! - `cargo xtask bench relay-engine [-- <criterion args>]`: the relay engine's own cost per
 //!   datagram (`benches/benches/relay_engine.rs`, criterion and callgrind); writes its section of
 //!   `benches/RESULTS.md`.
+//! - `cargo xtask bench register [--quick] [--results PATH]`: REGISTER load over TLS through the
+//!   Kamailio 5.6 TLS edge and portico's E+C side by side (see `bench_register.rs`); writes its
+//!   section of `benches/RESULTS.md`.
 //! - `cargo xtask fuzz [--seconds N] [target...] [-- <libFuzzer args>]`: runs each fuzz target (all
 //!   by default) for N seconds (default 60) with `cargo +nightly fuzz run`, and fails on a crash.
 //!
@@ -25,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench_register;
 mod bench_relay;
 mod bench_relay_engine;
 mod bench_relay_scaling;
@@ -69,6 +73,11 @@ commands:
                                          a flood at the media range while calls run, XDP off
                                          and on (network namespaces); capacity with CPUMAP
                                          steering on and off (XDP_BENCH_QUICK=1: smoke run)
+  bench register [--quick] [--results PATH] [--edge PATH] [--targets kamailio,portico]
+                                         REGISTER load over TLS (edge sipload) through the
+                                         Kamailio 5.6 TLS edge and portico's E+C, edge on
+                                         CPU 0: knee of new registrations and of refreshes,
+                                         CPU per REGISTER, memory per held registration
   fuzz [--seconds N] [target...] [-- <libFuzzer args>]
                                          run fuzz targets (default: all, 60 s each) with
                                          cargo +nightly fuzz; fails on a crash
@@ -138,11 +147,12 @@ fn run() -> Result<ExitCode, String> {
             }
             Some((what, extra)) if what == "relay-scaling" => bench_relay_scaling::run(extra),
             Some((what, extra)) if what == "xdp" => bench_xdp::run(extra),
+            Some((what, extra)) if what == "register" => bench_register::run(extra),
             Some((what, _)) => usage_error(&format!(
-                "unknown bench `{what}` (known: srtp, relay, relay-engine, relay-scaling, xdp)"
+                "unknown bench `{what}` (known: srtp, relay, relay-engine, relay-scaling, xdp, register)"
             )),
             None => usage_error(
-                "`bench` needs a bench name (known: srtp, relay, relay-engine, relay-scaling, xdp)",
+                "`bench` needs a bench name (known: srtp, relay, relay-engine, relay-scaling, xdp, register)",
             ),
         },
         "fuzz" => fuzz::run(rest),

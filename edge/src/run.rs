@@ -98,8 +98,9 @@ pub(crate) fn run(opts: &Options) -> Result<(), String> {
     }
     let (soft, _) = media::runtime::raise_open_files_limit()
         .map_err(|e| format!("raising the open-files limit: {e}"))?;
+    // One signaling thread per CPU the process may run on (tokio's default: the affinity mask,
+    // so `taskset -c 0` gives one thread and no cross-thread wake-ups).
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .thread_name("edge-signaling")
         .build()

@@ -12,6 +12,9 @@ use super::TransportCounters;
 use crate::sip::{error_response, Error, Frame, Framer, Limits, Role};
 use crate::sip_edge::stun::{self, StunFrame};
 
+/// Queued messages written with one write, up to about this many octets.
+const COALESCE: usize = 64 * 1024;
+
 /// How one connection is read.
 pub(super) struct FlowSetup {
     /// The peer's address (STUN's mapped address).
@@ -113,10 +116,17 @@ where
                 };
             }
             out = outgoing.recv() => {
-                let Some(bytes) = out else {
+                let Some(mut bytes) = out else {
                     let _ = wr.shutdown().await;
                     return FlowEnd::Dropped;
                 };
+                // Under load several messages wait: one write for all of them.
+                while bytes.len() < COALESCE {
+                    match outgoing.try_recv() {
+                        Ok(more) => bytes.extend_from_slice(&more),
+                        Err(_) => break,
+                    }
+                }
                 if let Err(e) = wr.write_all(&bytes).await {
                     return FlowEnd::Io(e);
                 }

@@ -6,6 +6,9 @@ use tokio::sync::mpsc;
 use crate::sip_edge::envelope::{EnvelopeReader, OwnedEnvelope};
 use crate::traversal::driver::Stream;
 
+/// Queued envelopes sent at once, up to about this many octets.
+const COALESCE: usize = 64 * 1024;
+
 /// Why the stream ended.
 #[derive(Debug)]
 pub(super) enum PumpEnd {
@@ -39,7 +42,14 @@ pub(super) async fn run(
 ) -> PumpEnd {
     let (mut writer, mut reader) = stream.split();
     let sender = tokio::spawn(async move {
-        while let Some(bytes) = outgoing.recv().await {
+        while let Some(mut bytes) = outgoing.recv().await {
+            // Under load several envelopes wait: one send (and one TLS record) for them.
+            while bytes.len() < COALESCE {
+                match outgoing.try_recv() {
+                    Ok(more) => bytes.extend_from_slice(&more),
+                    Err(_) => break,
+                }
+            }
             if let Err(e) = writer.send(&bytes).await {
                 return PumpEnd::Closed(e.to_string());
             }

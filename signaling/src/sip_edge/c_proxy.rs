@@ -42,7 +42,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::common::{branch, branch_id, hash_of, respond, stable_hash, OwnNames};
+use super::common::{branch, branch_id, hash_of, respond, stable_hash, write_metrics, OwnNames};
 use super::e_proxy::register_expires;
 use super::envelope::{Envelope, Kind};
 use crate::sip::{
@@ -199,13 +199,7 @@ impl CStats {
             ),
             ("dropped_total", "reason=\"from_e\"", self.dropped_from_e),
         ];
-        for (name, labels, v) in rows {
-            if labels.is_empty() {
-                out.push_str(&format!("portico_c_sip_{name} {v}\n"));
-            } else {
-                out.push_str(&format!("portico_c_sip_{name}{{{labels}}} {v}\n"));
-            }
-        }
+        write_metrics("portico_c_sip", &rows, out);
     }
 }
 

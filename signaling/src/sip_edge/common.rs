@@ -38,6 +38,18 @@ pub(crate) fn hash_of(v: &impl Hash) -> u64 {
     h.finish()
 }
 
+/// Writes counters as Prometheus text lines: `<prefix>_<name>{<labels>} <value>` (no braces
+/// when `labels` is empty).
+pub(crate) fn write_metrics(prefix: &str, rows: &[(&str, &str, u64)], out: &mut String) {
+    for (name, labels, v) in rows {
+        if labels.is_empty() {
+            out.push_str(&format!("{prefix}_{name} {v}\n"));
+        } else {
+            out.push_str(&format!("{prefix}_{name}{{{labels}}} {v}\n"));
+        }
+    }
+}
+
 /// The names and addresses that mean "this node" in a Route or Request-URI.
 #[derive(Clone, Debug, Default)]
 pub struct OwnNames {

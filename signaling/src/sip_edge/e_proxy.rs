@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::common::{branch, branch_id, respond, stable_hash, OwnNames};
+use super::common::{branch, branch_id, respond, stable_hash, write_metrics, OwnNames};
 use super::envelope::{Envelope, Kind};
 use crate::sip::{error_response, EditError, Host, Message, Method, Transport, Via};
 
@@ -129,13 +129,7 @@ impl EStats {
             ),
             ("dropped_total", "reason=\"from_c\"", self.dropped_from_c),
         ];
-        for (name, labels, v) in rows {
-            if labels.is_empty() {
-                out.push_str(&format!("portico_e_sip_{name} {v}\n"));
-            } else {
-                out.push_str(&format!("portico_e_sip_{name}{{{labels}}} {v}\n"));
-            }
-        }
+        write_metrics("portico_e_sip", &rows, out);
     }
 }
 
@@ -466,22 +460,27 @@ impl EProxy {
         }
     }
 
+    /// E's own answer to a request C sent for `flow`, back to C.
+    fn answer_c(&self, flow: u64, msg: &Message, code: u16, reason: &str, out: &mut Vec<EAction>) {
+        if let Some(bytes) = respond(msg, code, reason, &self.to_tag(flow), &[]) {
+            out.push(EAction::ToC(
+                Envelope {
+                    kind: Kind::FromClient,
+                    flow,
+                    client: None,
+                    message: &bytes,
+                }
+                .to_bytes(),
+            ));
+        }
+    }
+
     fn request_from_c(&mut self, flow: u64, msg: &mut Message, out: &mut Vec<EAction>) {
         let is_ack = msg.method() == Some(&Method::Ack);
         if !self.flows.contains_key(&flow) {
             self.stats.flow_failed += 1;
             if !is_ack {
-                if let Some(bytes) = respond(msg, 430, "Flow Failed", &self.to_tag(flow), &[]) {
-                    out.push(EAction::ToC(
-                        Envelope {
-                            kind: Kind::FromClient,
-                            flow,
-                            client: None,
-                            message: &bytes,
-                        }
-                        .to_bytes(),
-                    ));
-                }
+                self.answer_c(flow, msg, 430, "Flow Failed", out);
             }
             return;
         }
@@ -510,17 +509,7 @@ impl EProxy {
             };
             self.stats.dropped_from_c += 1;
             if !is_ack {
-                if let Some(bytes) = respond(msg, code, &reason, &self.to_tag(flow), &[]) {
-                    out.push(EAction::ToC(
-                        Envelope {
-                            kind: Kind::FromClient,
-                            flow,
-                            client: None,
-                            message: &bytes,
-                        }
-                        .to_bytes(),
-                    ));
-                }
+                self.answer_c(flow, msg, code, &reason, out);
             }
             return;
         }

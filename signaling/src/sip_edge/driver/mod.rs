@@ -96,13 +96,7 @@ impl TransportCounters {
                 get(&self.refused_limit),
             ),
         ];
-        for (name, labels, v) in rows {
-            if labels.is_empty() {
-                out.push_str(&format!("{prefix}_{name} {v}\n"));
-            } else {
-                out.push_str(&format!("{prefix}_{name}{{{labels}}} {v}\n"));
-            }
-        }
+        super::common::write_metrics(prefix, &rows, out);
     }
 }
 

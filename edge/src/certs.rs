@@ -15,14 +15,6 @@
 //! implemented, is listed on [`Requirements`].
 //!
 //! Time is an argument (`now`), never read here, so that tests can move it.
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        unused_imports,
-        reason = "the roles and `edge doctor`, which load and check certificates, are wired next"
-    )
-)]
 
 mod check;
 mod lab;
@@ -35,8 +27,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-pub(crate) use check::{check, Finding, NameReason, Requirements, Severity};
-pub(crate) use lab::{ensure_lab_pki, lab_ca_path, lab_identity_paths, LabOutcome, LabReport};
+#[cfg(test)]
+pub(crate) use check::NameReason;
+pub(crate) use check::{check, Finding, Requirements, Severity};
+#[cfg(test)]
+pub(crate) use lab::LabOutcome;
+pub(crate) use lab::{ensure_lab_pki, lab_ca_path, lab_identity_paths, LabReport};
 
 /// Which end of the traversal a certificate is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

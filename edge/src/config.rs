@@ -73,13 +73,6 @@
 //! remote access port reference" and the traversal zone table): 5061/8443/5222 towards
 //! clients, 7001/2222/7400 for the traversal C dials, up to six E peers, media 36002-59999 with
 //! the traversal pair 36000/36001 (Large: 36012-59999 and six pairs 36000-36011).
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the roles (`edge run`, `edge doctor`) that read the configuration are wired next"
-    )
-)]
 
 mod locate;
 mod names;
@@ -327,6 +320,14 @@ pub(crate) struct TlsIdentity {
 
 /// The media plane.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the media plane starts from [media] with calls through the roles (the next issue); \
+                  the section is validated now so that a file written today stays valid"
+    )
+)]
 pub(crate) struct MediaConfig {
     pub(crate) bind: IpAddr,
     /// The client-facing media range.
@@ -344,6 +345,13 @@ pub(crate) struct MediaConfig {
     pub(crate) xdp: XdpOptions,
 }
 
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the media plane starts from [media] with calls through the roles (the next issue); the section is validated now so that a file written today stays valid"
+    )
+)]
 impl MediaConfig {
     /// The media plane this configuration asks for. The traversal pairs are kept out of the
     /// media range by the plane itself (it reserves each pair).
@@ -408,6 +416,13 @@ impl Config {
     }
 
     #[must_use]
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the XMPP edge reads it (its issue); the certificates use the field"
+        )
+    )]
     pub(crate) fn chat_node_aliases(&self) -> &[String] {
         &self.chat_node_aliases
     }
@@ -430,6 +445,13 @@ impl Config {
     }
 
     #[must_use]
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the media plane starts from [media] with calls through the roles (the next issue)"
+        )
+    )]
     pub(crate) fn media(&self) -> &MediaConfig {
         &self.media
     }
@@ -441,6 +463,13 @@ impl Config {
 
     /// The media plane of this process (all-in-one: one plane serves both roles).
     #[must_use]
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the media plane starts from [media] with calls through the roles (the next issue)"
+        )
+    )]
     pub(crate) fn plane_config(&self) -> PlaneConfig {
         self.media.plane_config()
     }
@@ -555,7 +584,8 @@ pub(crate) enum ConfigError {
 }
 
 impl ConfigError {
-    /// The fields named, in order (tests, and the admin API's config check).
+    /// The fields named, in order.
+    #[cfg(test)]
     #[must_use]
     pub(crate) fn fields(&self) -> Vec<&str> {
         match self {

@@ -86,8 +86,14 @@ pub(crate) fn run(opts: &Options) -> Result<(), String> {
             for (side, findings) in sides {
                 match findings {
                     Ok(list) => {
+                        // Printed, not fatal: an operator may run with a finding while a
+                        // certificate is reissued (clients that check it will refuse).
                         for f in list {
-                            eprintln!("edge: certificate of {side}: {f}");
+                            let level = match f.severity() {
+                                certs::Severity::Error => "ERROR",
+                                certs::Severity::Warning => "warning",
+                            };
+                            eprintln!("edge: certificate of {side}: {level}: {f}");
                         }
                     }
                     Err(e) => return Err(format!("certificate of {side}: {e}")),

@@ -169,6 +169,7 @@ fn c_json(s: &CSnapshot) -> Value {
             "address": s.call_control.addr.to_string(),
             "transport": format!("{:?}", s.call_control.transport).to_lowercase(),
             "connected": s.call_control_connected,
+            "configured": s.call_control_peers.iter().map(|p| p.addr.to_string()).collect::<Vec<_>>(),
         },
         "bindings": s.binding_count,
         "binding_list": s.bindings.iter().map(|(token, b)| json!({

@@ -263,21 +263,32 @@ fn c_driver_config(
         },
         handshake_timeout: Duration::from_secs(10),
     };
-    let cc = c
-        .call_control
-        .first()
-        .ok_or("c.call_control: no call control configured")?;
-    let cc_addr = resolve(&cc.host, cc.port, "c.call_control[0]")?;
-    let (transport, sip_transport) =
-        match cc.transport {
+    // Every call control, in order; one transport for all (C's Contact, Path and Via name it).
+    let mut call_control = Vec::new();
+    let mut sip_transport = None;
+    for (i, cc) in c.call_control.iter().enumerate() {
+        let field = format!("c.call_control[{i}]");
+        let addr = resolve(&cc.host, cc.port, &field)?;
+        let (transport, sip) = match cc.transport {
             config::Transport::Udp => (CallControlTransport::Udp, SipTransport::Udp),
             config::Transport::Tcp => (CallControlTransport::Tcp, SipTransport::Tcp),
-            config::Transport::Tls => return Err(
-                "c.call_control[0].transport: TLS to call control is not built yet; use \"tcp\" \
-                 or \"udp\""
-                    .into(),
-            ),
+            config::Transport::Tls => return Err(format!(
+                "{field}.transport: TLS to call control is not built yet; use \"tcp\" or \"udp\""
+            )),
         };
+        match &sip_transport {
+            None => sip_transport = Some(sip),
+            Some(first) if *first != sip => {
+                return Err(format!(
+                    "{field}.transport: every call control must use the same transport as the \
+                     first ({first})"
+                ))
+            }
+            Some(_) => {}
+        }
+        call_control.push(CallControlPeer { addr, transport });
+    }
+    let sip_transport = sip_transport.ok_or("c.call_control: no call control configured")?;
     let listen = c.sip_listen;
     // The address call control reaches C at: the listening address, else C's name.
     let host = if listen.ip().is_unspecified() {
@@ -302,10 +313,7 @@ fn c_driver_config(
             max_pending: 200_000,
         },
         listen,
-        call_control: CallControlPeer {
-            addr: cc_addr,
-            transport,
-        },
+        call_control,
         limits: Limits::default(),
     })
 }

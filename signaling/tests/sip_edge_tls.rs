@@ -131,11 +131,12 @@ fn small_windows() -> LinkConfig {
 }
 
 async fn edge(limit: u32) -> Edge {
-    edge_with(limit, None).await
+    edge_with(limit, None, Vec::new()).await
 }
 
-/// E and C; call control is the TCP registrar stand-in, or `udp` when given.
-async fn edge_with(limit: u32, udp: Option<SocketAddr>) -> Edge {
+/// E and C; call control is the TCP registrar stand-in (after the `dead_first` ones, which
+/// refuse connections), or `udp` when given.
+async fn edge_with(limit: u32, udp: Option<SocketAddr>, dead_first: Vec<SocketAddr>) -> Edge {
     let ca = Ca::new("SIP edge test CA");
     let e_id = ca.leaf("expe.example.test", &["expe.example.test"], false);
     let c_id = ca.leaf("expc.example.test", &["expc.example.test"], false);
@@ -207,14 +208,25 @@ async fn edge_with(limit: u32, udp: Option<SocketAddr>) -> Edge {
         },
         listen: "127.0.0.1:0".parse().unwrap(),
         call_control: match udp {
-            Some(addr) => CallControlPeer {
+            Some(addr) => vec![CallControlPeer {
                 addr,
                 transport: CallControlTransport::Udp,
-            },
-            None => CallControlPeer {
-                addr: cc,
-                transport: CallControlTransport::Tcp,
-            },
+            }],
+            None => {
+                // A call control that refuses connections first: C must go on to the next.
+                let mut peers: Vec<CallControlPeer> = dead_first
+                    .iter()
+                    .map(|&addr| CallControlPeer {
+                        addr,
+                        transport: CallControlTransport::Tcp,
+                    })
+                    .collect();
+                peers.push(CallControlPeer {
+                    addr: cc,
+                    transport: CallControlTransport::Tcp,
+                });
+                peers
+            }
         },
         limits: Limits::default(),
     });
@@ -525,7 +537,7 @@ async fn registration_limit_answers_503_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_call_control_is_retransmitted_to_and_deduplicated_from() {
     let registrar = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let edge = edge_with(100, Some(registrar.local_addr().unwrap())).await;
+    let edge = edge_with(100, Some(registrar.local_addr().unwrap()), Vec::new()).await;
     let mut client = edge.client().await;
     client.send(&client.register(1, 300)).await;
     let mut buf = vec![0u8; 65_536];
@@ -702,4 +714,24 @@ async fn heavy_traffic_both_ways_never_stalls_the_traversal_stream() {
     let s = edge.e.snapshot().await.unwrap();
     assert_eq!(s.stats.requests_to_c, u64::from(N));
     assert_eq!(s.stats.responses_to_clients, u64::from(N));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_control_that_refuses_connections_is_skipped_for_the_next() {
+    // A port nobody listens on: bound, then closed.
+    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let mut edge = edge_with(100, None, vec![dead_addr]).await;
+    let mut client = edge.client().await;
+    client.send(&client.register(1, 300)).await;
+    let _ = edge.next_seen().await;
+    assert_eq!(client.recv().await.unwrap().status(), Some(200));
+    let c = edge.c.as_ref().unwrap().snapshot().await.unwrap();
+    assert_eq!(c.call_control_peers.len(), 2);
+    assert_ne!(
+        c.call_control.addr, dead_addr,
+        "the second call control is in use"
+    );
+    assert!(c.call_control_connected);
 }

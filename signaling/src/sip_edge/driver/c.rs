@@ -45,8 +45,11 @@ pub struct CDriverConfig {
     pub proxy: CProxyConfig,
     /// Where call control reaches C (UDP and TCP).
     pub listen: SocketAddr,
-    /// Call control (the first is used).
-    pub call_control: CallControlPeer,
+    /// Call control, in order of preference (at least one): requests go to the first that
+    /// answers; over TCP, one that cannot be connected to is skipped for the next; over UDP, one
+    /// whose transaction times out is left for the next. A lost TCP connection starts again
+    /// from the first.
+    pub call_control: Vec<CallControlPeer>,
     /// SIP size limits per message.
     pub limits: Limits,
 }
@@ -66,8 +69,10 @@ pub struct CSnapshot {
     pub bindings: Vec<(String, Binding)>,
     /// Where C listens for call control.
     pub listen: SocketAddr,
-    /// Call control.
+    /// The call control in use now.
     pub call_control: CallControlPeer,
+    /// Every configured call control, in order of preference.
+    pub call_control_peers: Vec<CallControlPeer>,
     /// Whether the TCP connection to call control is up (UDP: always `true`).
     pub call_control_connected: bool,
 }
@@ -87,6 +92,7 @@ enum Event {
     CallControlConnected {
         id: u64,
         tx: mpsc::UnboundedSender<Vec<u8>>,
+        index: usize,
     },
     CallControlFailed(String),
     Snapshot(oneshot::Sender<CSnapshot>),
@@ -177,6 +183,9 @@ async fn bind_pair(want: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAd
 /// Binds C's listeners, starts dialing E and starts the driver (inside a tokio runtime).
 pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
     tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+    if config.call_control.is_empty() {
+        return Err(StartError::NoCallControl);
+    }
     let (udp, tcp, listen) = bind_pair(config.listen).await?;
     let udp = Arc::new(udp);
     let dialer = Dialer::start(config.dialer).map_err(StartError::Traversal)?;
@@ -202,6 +211,7 @@ pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
         counters: counters.clone(),
         conn_ids,
         call_control: config.call_control,
+        cc_index: 0,
         conns: HashMap::new(),
         sip_stream: None,
         generation: 0,
@@ -310,7 +320,9 @@ struct Core {
     limits: Limits,
     counters: Arc<TransportCounters>,
     conn_ids: Arc<std::sync::atomic::AtomicU64>,
-    call_control: CallControlPeer,
+    call_control: Vec<CallControlPeer>,
+    /// The call control in use (index into `call_control`).
+    cc_index: usize,
     conns: HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>,
     sip_stream: Option<(u64, mpsc::UnboundedSender<Vec<u8>>)>,
     generation: u64,
@@ -477,10 +489,19 @@ impl Core {
                 self.conns.remove(&id);
                 if self.cc_conn == Some(id) {
                     self.cc_conn = None;
+                    // The next connection tries the preferred call control first again.
+                    self.cc_index = 0;
                 }
             }
-            Event::CallControlConnected { id, tx } => {
+            Event::CallControlConnected { id, tx, index } => {
                 self.cc_connecting = false;
+                if index != self.cc_index {
+                    eprintln!(
+                        "c: call control {} in use (earlier ones refused the connection)",
+                        self.call_control[index].addr
+                    );
+                }
+                self.cc_index = index;
                 for m in self.cc_queue.drain(..) {
                     let _ = tx.send(m);
                 }
@@ -490,8 +511,7 @@ impl Core {
             Event::CallControlFailed(why) => {
                 self.cc_connecting = false;
                 eprintln!(
-                    "c: cannot connect to call control {}: {why} ({} requests dropped)",
-                    self.call_control.addr,
+                    "c: cannot connect to any call control: {why} ({} requests dropped)",
                     self.cc_queue.len()
                 );
                 self.cc_queue.clear();
@@ -504,8 +524,9 @@ impl Core {
                     binding_count: self.proxy.binding_count(),
                     bindings: self.proxy.bindings(100),
                     listen: self.listen,
-                    call_control: self.call_control,
-                    call_control_connected: self.call_control.transport
+                    call_control: self.call_control[self.cc_index],
+                    call_control_peers: self.call_control.clone(),
+                    call_control_connected: self.call_control[self.cc_index].transport
                         == CallControlTransport::Udp
                         || self.cc_conn.is_some(),
                 });
@@ -535,7 +556,7 @@ impl Core {
     }
 
     fn send_to_call_control(&mut self, bytes: Vec<u8>) {
-        let cc = self.call_control;
+        let cc = self.call_control[self.cc_index];
         if cc.transport == CallControlTransport::Udp {
             self.request_over_udp(cc.addr, bytes);
             return;
@@ -560,19 +581,30 @@ impl Core {
             self.limits,
             self.counters.clone(),
         );
+        // From the one in use, in order, round to the ones before it.
+        let n = self.call_control.len();
+        let order: Vec<(usize, CallControlPeer)> = (0..n)
+            .map(|k| (self.cc_index + k) % n)
+            .map(|i| (i, self.call_control[i]))
+            .filter(|(_, p)| p.transport == CallControlTransport::Tcp)
+            .collect();
         tokio::spawn(async move {
-            match connect_from(listen, cc.addr).await {
-                Ok(stream) => {
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    if events.send(Event::CallControlConnected { id, tx }).is_err() {
+            let mut errors = Vec::new();
+            for (index, peer) in order {
+                match connect_from(listen, peer.addr).await {
+                    Ok(stream) => {
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        let connected = Event::CallControlConnected { id, tx, index };
+                        if events.send(connected).is_err() {
+                            return;
+                        }
+                        serve_conn(stream, peer.addr, id, limits, counters, rx, events).await;
                         return;
                     }
-                    serve_conn(stream, cc.addr, id, limits, counters, rx, events).await;
-                }
-                Err(e) => {
-                    let _ = events.send(Event::CallControlFailed(e.to_string()));
+                    Err(e) => errors.push(format!("{}: {e}", peer.addr)),
                 }
             }
+            let _ = events.send(Event::CallControlFailed(errors.join("; ")));
         });
     }
 }
@@ -671,6 +703,15 @@ impl Core {
                         .from_inside(InsideHop::Datagram(o.peer), &resp.to_bytes(), now, out);
                 }
                 Output::Event(txn::Event::Timeout(_)) => {
+                    // This call control stopped answering: later requests go to the next.
+                    let n = self.call_control.len();
+                    if n > 1 && self.call_control[self.cc_index].addr == o.peer {
+                        self.cc_index = (self.cc_index + 1) % n;
+                        eprintln!(
+                            "c: call control {} did not answer; now using {}",
+                            o.peer, self.call_control[self.cc_index].addr
+                        );
+                    }
                     // Call control never answered: the client hears 408 (RFC 3261 §16.7).
                     let timeout =
                         self.udp_leg.requests.get(&o.id).and_then(|r| {

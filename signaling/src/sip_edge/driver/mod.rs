@@ -109,6 +109,8 @@ pub enum StartError {
     Traversal(crate::traversal::driver::DriverError),
     /// Started outside a tokio runtime.
     NoRuntime,
+    /// C was given no call control.
+    NoCallControl,
 }
 
 impl fmt::Display for StartError {
@@ -117,6 +119,7 @@ impl fmt::Display for StartError {
             StartError::Bind(what, e) => write!(f, "cannot listen on {what}: {e}"),
             StartError::Traversal(e) => write!(f, "traversal: {e}"),
             StartError::NoRuntime => f.write_str("the SIP driver needs a tokio runtime"),
+            StartError::NoCallControl => f.write_str("C needs at least one call control"),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! driven by a runtime driver. It is empty until the issues that build those parts land.
 #![forbid(unsafe_code)]
 
+pub mod sdp;
 pub mod sip;
 pub mod sip_edge;
 pub mod traversal;

@@ -15,6 +15,8 @@
 //! - edits for anchoring media in a relay: the connection address of the session and of each
 //!   section, a section's port and proto, `a=rtcp`, removing and adding attributes (to replace
 //!   the `a=crypto` lines with ours), bumping `o=`'s version;
+//! - [`anchor`]: what a B2BUA checks in a received offer or answer (SRTP outside, 488
+//!   otherwise) and the description it makes for the other leg at the relay;
 //! - [`Sdp::write`]: the lines in order with CRLF (RFC 4566 §5), every field not edited as it
 //!   came; codecs, `a=rtpmap`/`a=fmtp` and unknown attributes untouched.
 //!
@@ -22,6 +24,7 @@
 //! random-input test hold it to that); the examples of RFC 4566 §5, RFC 3264 §10 and RFC 4568
 //! are among its tests.
 
+pub mod anchor;
 mod parse;
 #[cfg(test)]
 mod tests;

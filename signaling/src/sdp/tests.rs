@@ -265,3 +265,203 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+mod anchoring {
+    use super::*;
+    use crate::sdp::anchor::{check, rewrite, LegKind, Plan, SectionPlan};
+
+    /// A remote phone's offer: SRTP audio with two keys (one suite we do not take), ICE, video.
+    const PHONE_OFFER: &str = "v=0
+o=phone 8000 8000 IN IP4 10.0.0.5
+s=-
+c=IN IP4 10.0.0.5
+t=0 0
+a=ice-options:trickle
+m=audio 49170 RTP/SAVP 0 8 101
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=crypto:1 F8_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5QUJDREUwMTIzNDU2Nzg5QUJjZGVm|2^20
+a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4
+a=candidate:1 1 UDP 2130706431 10.0.0.5 49170 typ host
+a=ice-ufrag:abcd
+a=ice-pwd:0123456789abcdefghijklmn
+a=sendrecv
+m=video 51372 RTP/SAVPF 96
+a=rtpmap:96 H264/90000
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|1:32
+a=rtcp-mux
+m=application 5070 UDP/BFCP *
+a=floorctrl:c-s";
+
+    fn aes_cm(v: &str) -> bool {
+        v.split_whitespace().nth(1) == Some("AES_CM_128_HMAC_SHA1_80")
+    }
+
+    fn origin(id: &str) -> Origin {
+        Origin {
+            username: "portico".into(),
+            session_id: id.into(),
+            version: 1,
+            net_type: "IN".into(),
+            addr_type: "IP4".into(),
+            address: "198.18.2.10".into(),
+        }
+    }
+
+    #[test]
+    fn an_external_srtp_offer_becomes_a_plain_inside_offer_at_the_relay() {
+        let offer = Sdp::parse(PHONE_OFFER.as_bytes()).unwrap();
+        let found = check(&offer, LegKind::External, false, aes_cm).unwrap();
+        assert_eq!(found.len(), 3);
+        assert!(found[0].carried && found[1].carried && !found[2].carried);
+        assert_eq!(
+            found[0].crypto.as_deref(),
+            Some("2 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4"),
+            "the first acceptable key, not the first key"
+        );
+        assert!(found[1].rtcp_mux && !found[0].rtcp_mux);
+
+        let inside = rewrite(
+            &offer,
+            &Plan {
+                kind: LegKind::Internal,
+                address: ip("198.18.2.10"),
+                origin: origin("77"),
+                sections: vec![
+                    SectionPlan {
+                        port: 40002,
+                        rtcp_port: None,
+                        rtcp_mux: false,
+                        crypto: None,
+                    },
+                    SectionPlan {
+                        port: 40004,
+                        rtcp_port: None,
+                        rtcp_mux: true,
+                        crypto: None,
+                    },
+                ],
+            },
+        );
+        let text = String::from_utf8(inside.to_bytes()).unwrap();
+        assert!(
+            text.starts_with(
+                "v=0\r\no=portico 77 1 IN IP4 198.18.2.10\r\ns=-\r\nc=IN IP4 198.18.2.10\r\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("m=audio 40002 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n"), "{text}");
+        assert!(
+            text.contains("m=video 40004 RTP/AVPF 96\r\na=rtpmap:96 H264/90000\r\na=rtcp-mux\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("m=application 0 UDP/BFCP *\r\n"),
+            "BFCP refused: {text}"
+        );
+        for gone in ["crypto", "candidate", "ice-", "10.0.0.5"] {
+            assert!(!text.contains(gone), "{gone} left in {text}");
+        }
+        assert!(Sdp::parse(text.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn an_inside_answer_becomes_an_external_answer_with_our_keys() {
+        let answer =
+            "v=0\r\no=cucm 1 1 IN IP4 198.18.2.20\r\ns=-\r\nc=IN IP4 198.18.2.100\r\nt=0 0\r\n\
+            m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp:30005\r\n";
+        let answer = Sdp::parse(answer.as_bytes()).unwrap();
+        let found = check(&answer, LegKind::Internal, false, |_| false).unwrap();
+        assert!(found[0].carried && found[0].crypto.is_none());
+        let ours = "1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0";
+        let out = rewrite(
+            &answer,
+            &Plan {
+                kind: LegKind::External,
+                address: ip("198.18.1.1"),
+                origin: origin("78"),
+                sections: vec![SectionPlan {
+                    port: 36002,
+                    rtcp_port: Some(36003),
+                    rtcp_mux: false,
+                    crypto: Some(ours.into()),
+                }],
+            },
+        );
+        let text = String::from_utf8(out.to_bytes()).unwrap();
+        assert!(text.contains(&format!("m=audio 36002 RTP/SAVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp:36003\r\na=crypto:{ours}\r\n")), "{text}");
+        assert!(text.contains("c=IN IP4 198.18.1.1\r\n") && !text.contains("198.18.2.100"));
+    }
+
+    #[test]
+    fn refusals_are_488_with_the_reason() {
+        let plain = PHONE_OFFER
+            .replace("RTP/SAVP 0 8 101", "RTP/AVP 0 8 101")
+            .replace("RTP/SAVPF 96", "RTP/AVPF 96");
+        let plain = Sdp::parse(plain.as_bytes()).unwrap();
+        let r = check(&plain, LegKind::External, false, aes_cm).unwrap_err();
+        assert_eq!(r.code, 488);
+        assert!(r.reason.contains("plain RTP"), "{}", r.reason);
+        // Best effort lets it through, without keys.
+        let ok = check(&plain, LegKind::External, true, aes_cm).unwrap();
+        assert!(ok[0].carried && ok[0].crypto.is_none());
+
+        let offer = Sdp::parse(PHONE_OFFER.as_bytes()).unwrap();
+        let r = check(&offer, LegKind::External, false, |_| false).unwrap_err();
+        assert!(
+            r.reason.contains("no acceptable crypto for the audio"),
+            "{}",
+            r.reason
+        );
+
+        let only_bfcp = "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=application 5070 UDP/BFCP *\r\n";
+        let r = check(
+            &Sdp::parse(only_bfcp.as_bytes()).unwrap(),
+            LegKind::Internal,
+            false,
+            aes_cm,
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, "no RTP stream to carry");
+
+        let named = "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 host.example.com\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+        let r = check(
+            &Sdp::parse(named.as_bytes()).unwrap(),
+            LegKind::Internal,
+            false,
+            aes_cm,
+        )
+        .unwrap_err();
+        assert!(r.reason.contains("without an IP address"), "{}", r.reason);
+    }
+
+    #[test]
+    fn streams_refused_by_the_peer_stay_refused() {
+        let offer = PHONE_OFFER.replace("m=video 51372", "m=video 0");
+        let offer = Sdp::parse(offer.as_bytes()).unwrap();
+        let found = check(&offer, LegKind::External, false, aes_cm).unwrap();
+        assert!(!found[1].carried && found[1].port == 0);
+        // Only the audio is planned: the rest goes out with port 0.
+        let out = rewrite(
+            &offer,
+            &Plan {
+                kind: LegKind::Internal,
+                address: ip("198.18.2.10"),
+                origin: origin("79"),
+                sections: vec![SectionPlan {
+                    port: 40010,
+                    rtcp_port: None,
+                    rtcp_mux: false,
+                    crypto: None,
+                }],
+            },
+        );
+        assert_eq!(out.media(1).unwrap().port, 0);
+        assert_eq!(
+            out.media(1).unwrap().proto,
+            "RTP/SAVPF",
+            "a refused section keeps its proto"
+        );
+        assert_eq!(out.media(2).unwrap().port, 0);
+    }
+}

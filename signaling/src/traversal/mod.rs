@@ -16,6 +16,8 @@
 //! - [`peers`]: C's sans-IO choice of E peer (up to six): failover in order, backoff, return to
 //!   the preferred peer.
 //! - [`certname`]: the names in C's certificate, for E's "TLS verify subject name".
+//! - [`control`]: the messages of the control stream (C asks E for a call's client-facing
+//!   media: E's ports and multiplex ids).
 //! - [`status`]: what operators see ([`status::LinkStatus`], [`status::ListenerStatus`]).
 //! - [`driver`]: tokio + tokio-rustls: E's [`driver::Listener`], C's [`driver::Dialer`], streams
 //!   as async handles.
@@ -35,6 +37,7 @@
 //! the GOAWAY code E sent).
 
 pub mod certname;
+pub mod control;
 pub mod driver;
 pub mod frame;
 pub mod link;

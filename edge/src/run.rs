@@ -272,9 +272,11 @@ fn c_driver_config(
         let (transport, sip) = match cc.transport {
             config::Transport::Udp => (CallControlTransport::Udp, SipTransport::Udp),
             config::Transport::Tcp => (CallControlTransport::Tcp, SipTransport::Tcp),
-            config::Transport::Tls => return Err(format!(
+            config::Transport::Tls => {
+                return Err(format!(
                 "{field}.transport: TLS to call control is not built yet; use \"tcp\" or \"udp\""
-            )),
+            ))
+            }
         };
         match &sip_transport {
             None => sip_transport = Some(sip),

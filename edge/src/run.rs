@@ -194,6 +194,9 @@ fn e_driver_config(
         max_flows: usize::try_from(open_files.saturating_sub(128)).unwrap_or(usize::MAX),
         handshake_timeout: Duration::from_secs(10),
         incomplete_timeout: Duration::from_secs(30),
+        // The media plane joins with calls (the next issue): until then E resets control
+        // streams and carries no media.
+        media: None,
     })
 }
 

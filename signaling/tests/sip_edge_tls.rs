@@ -30,7 +30,11 @@ use signaling::sip_edge::driver::{
     CallControlTransport, EDriverConfig, EHandle,
 };
 use signaling::sip_edge::{CProxyConfig, EProxyConfig, OwnNames, RegistrationMode};
+use signaling::traversal::control::{
+    MediaAllocator, Message as Control, RefusalCode, StreamAllocation,
+};
 use signaling::traversal::driver::{DialerConfig, EPeer, ListenerConfig};
+use signaling::traversal::frame::StreamKind;
 use signaling::traversal::link::LinkConfig;
 use signaling::traversal::peers::{Backoff, PeerPolicy};
 use signaling::traversal::Credentials;
@@ -118,6 +122,53 @@ struct Edge {
     ca: Ca,
     seen: mpsc::UnboundedReceiver<(Message, mpsc::UnboundedSender<Vec<u8>>)>,
     c_config: Box<dyn Fn() -> CDriverConfig + Send>,
+    media: Arc<FakeMedia>,
+}
+
+/// E's media plane stand-in for the control stream: up to four streams in all, ports handed out
+/// in order, every call and release recorded.
+#[derive(Debug, Default)]
+struct FakeMedia {
+    state: std::sync::Mutex<FakeMediaState>,
+}
+
+#[derive(Debug, Default)]
+struct FakeMediaState {
+    calls: std::collections::HashMap<u64, u8>,
+    next_port: u16,
+    released: Vec<u64>,
+}
+
+impl MediaAllocator for FakeMedia {
+    fn allocate(
+        &self,
+        call: u64,
+        streams: u8,
+    ) -> Result<(std::net::IpAddr, Vec<StreamAllocation>), (RefusalCode, u32)> {
+        let mut st = self.state.lock().unwrap();
+        let used: u8 = st.calls.values().sum();
+        if used + streams > 4 {
+            return Err((RefusalCode::Exhausted, 2000));
+        }
+        st.calls.insert(call, streams);
+        let mut out = Vec::new();
+        for _ in 0..streams {
+            st.next_port += 2;
+            out.push(StreamAllocation {
+                client_port: 36000 + st.next_port,
+                mux_pair: 36000,
+                mux_id: u32::from(st.next_port),
+            });
+        }
+        Ok(("198.18.1.1".parse().unwrap(), out))
+    }
+
+    fn release(&self, call: u64) -> Result<(), RefusalCode> {
+        let mut st = self.state.lock().unwrap();
+        st.calls.remove(&call).ok_or(RefusalCode::UnknownCall)?;
+        st.released.push(call);
+        Ok(())
+    }
 }
 
 /// Flow-control windows of a few messages, so that tests fill them (defaults: 256 KiB).
@@ -137,6 +188,7 @@ async fn edge(limit: u32) -> Edge {
 /// E and C; call control is the TCP registrar stand-in (after the `dead_first` ones, which
 /// refuse connections), or `udp` when given.
 async fn edge_with(limit: u32, udp: Option<SocketAddr>, dead_first: Vec<SocketAddr>) -> Edge {
+    let media = Arc::new(FakeMedia::default());
     let ca = Ca::new("SIP edge test CA");
     let e_id = ca.leaf("expe.example.test", &["expe.example.test"], false);
     let c_id = ca.leaf("expc.example.test", &["expc.example.test"], false);
@@ -164,6 +216,7 @@ async fn edge_with(limit: u32, udp: Option<SocketAddr>, dead_first: Vec<SocketAd
         max_flows: 1000,
         handshake_timeout: Duration::from_secs(5),
         incomplete_timeout: Duration::from_secs(1),
+        media: Some(media.clone()),
     })
     .await
     .unwrap();
@@ -237,6 +290,7 @@ async fn edge_with(limit: u32, udp: Option<SocketAddr>, dead_first: Vec<SocketAd
         ca,
         seen,
         c_config,
+        media,
     };
     edge.wait_linked(true).await;
     edge
@@ -734,4 +788,124 @@ async fn call_control_that_refuses_connections_is_skipped_for_the_next() {
         "the second call control is in use"
     );
     assert!(c.call_control_connected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_allocates_and_releases_client_facing_media_on_the_control_stream() {
+    let edge = edge(100).await;
+    // A second link from C, as C's B2BUA will use it.
+    let dialer = signaling::traversal::driver::Dialer::start((edge.c_config)().dialer).unwrap();
+    let mut status = dialer.status();
+    tokio::time::timeout(WAIT, async {
+        while status.borrow().state != signaling::traversal::status::LinkPhase::Up {
+            status.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let mut control = dialer.open_stream(StreamKind::CONTROL).await.unwrap();
+    let mut buf = Vec::new();
+    let mut ask = async |m: Control| -> Control {
+        control.send(&m.to_bytes()).await.unwrap();
+        loop {
+            if let Some((answer, used)) = Control::parse(&buf).unwrap() {
+                buf.drain(..used);
+                return answer;
+            }
+            let chunk = tokio::time::timeout(WAIT, control.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            buf.extend_from_slice(&chunk.expect("E ended the control stream"));
+        }
+    };
+    let Control::Allocated {
+        id,
+        call,
+        address,
+        streams,
+    } = ask(Control::Allocate {
+        id: 1,
+        call: 10,
+        streams: 2,
+    })
+    .await
+    else {
+        panic!("not allocated");
+    };
+    assert_eq!(
+        (id, call, address.to_string().as_str()),
+        (1, 10, "198.18.1.1")
+    );
+    assert_eq!(streams.len(), 2);
+    assert_ne!(streams[0].client_port, streams[1].client_port);
+    assert_eq!(
+        ask(Control::Allocate {
+            id: 2,
+            call: 11,
+            streams: 0
+        })
+        .await,
+        Control::Refused {
+            id: 2,
+            call: 11,
+            code: RefusalCode::BadRequest,
+            retry_after_ms: 0
+        }
+    );
+    assert_eq!(
+        ask(Control::Allocate {
+            id: 3,
+            call: 12,
+            streams: 3
+        })
+        .await,
+        Control::Refused {
+            id: 3,
+            call: 12,
+            code: RefusalCode::Exhausted,
+            retry_after_ms: 2000
+        }
+    );
+    assert!(matches!(
+        ask(Control::Allocate {
+            id: 4,
+            call: 13,
+            streams: 2
+        })
+        .await,
+        Control::Allocated {
+            id: 4,
+            call: 13,
+            ..
+        }
+    ));
+    assert_eq!(
+        ask(Control::Release { id: 5, call: 10 }).await,
+        Control::Released { id: 5, call: 10 }
+    );
+    assert_eq!(
+        ask(Control::Release { id: 6, call: 99 }).await,
+        Control::Refused {
+            id: 6,
+            call: 99,
+            code: RefusalCode::UnknownCall,
+            retry_after_ms: 0
+        }
+    );
+    // C goes away: E releases what C still held.
+    drop(dialer);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let released = edge.media.state.lock().unwrap().released.clone();
+        if released.contains(&13) {
+            assert_eq!(released, [10, 13]);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "call 13 never released: {released:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

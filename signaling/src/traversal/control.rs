@@ -352,6 +352,62 @@ pub fn check_allocate(streams: u8) -> Option<RefusalCode> {
     (streams == 0 || streams > MAX_STREAMS).then_some(RefusalCode::BadRequest)
 }
 
+/// What E allocates with (its media plane): E's driver calls it for each request of the
+/// control stream, off the signaling thread (it may wait for media workers).
+pub trait MediaAllocator: Send + Sync {
+    /// Allocates `streams` client-facing streams for `call`: E's media address and, per stream,
+    /// the client port, the traversal pair and the mux id; or the refusal and a retry-after in
+    /// milliseconds.
+    fn allocate(
+        &self,
+        call: u64,
+        streams: u8,
+    ) -> Result<(IpAddr, Vec<StreamAllocation>), (RefusalCode, u32)>;
+
+    /// Frees the streams of `call`.
+    fn release(&self, call: u64) -> Result<(), RefusalCode>;
+}
+
+/// E's answer to one message from C; `None` for a message C must not send (a response).
+pub fn serve(request: &Message, allocator: &dyn MediaAllocator) -> Option<Message> {
+    match *request {
+        Message::Allocate { id, call, streams } => {
+            if let Some(code) = check_allocate(streams) {
+                return Some(Message::Refused {
+                    id,
+                    call,
+                    code,
+                    retry_after_ms: 0,
+                });
+            }
+            Some(match allocator.allocate(call, streams) {
+                Ok((address, streams)) => Message::Allocated {
+                    id,
+                    call,
+                    address,
+                    streams,
+                },
+                Err((code, retry_after_ms)) => Message::Refused {
+                    id,
+                    call,
+                    code,
+                    retry_after_ms,
+                },
+            })
+        }
+        Message::Release { id, call } => Some(match allocator.release(call) {
+            Ok(()) => Message::Released { id, call },
+            Err(code) => Message::Refused {
+                id,
+                call,
+                code,
+                retry_after_ms: 0,
+            },
+        }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,8 @@ use super::{StartError, TransportCounters};
 use crate::sip::Limits;
 use crate::sip_edge::e_proxy::{EAction, EProxy, EProxyConfig, EStats, FlowInfo};
 use crate::sip_edge::envelope::OwnedEnvelope;
-use crate::traversal::driver::{Listener, ListenerConfig};
+use crate::traversal::control::{self, MediaAllocator};
+use crate::traversal::driver::{Listener, ListenerConfig, Stream};
 use crate::traversal::frame::StreamKind;
 use crate::traversal::status::{LinkStatus, ListenerStatus};
 
@@ -38,6 +39,9 @@ pub struct EDriverConfig {
     pub handshake_timeout: Duration,
     /// How long the start of a message may wait for the rest before the flow is closed.
     pub incomplete_timeout: Duration,
+    /// E's media plane, for C's control streams (client-facing media of calls); `None`: E
+    /// carries no media and resets control streams.
+    pub media: Option<Arc<dyn MediaAllocator>>,
 }
 
 /// What the admin API shows of E's SIP side.
@@ -175,7 +179,7 @@ pub async fn start_e(config: EDriverConfig) -> Result<EHandle, StartError> {
         flows_open,
         events_tx.clone(),
     ));
-    let accept_links = tokio::spawn(accept_links(listener, events_tx.clone()));
+    let accept_links = tokio::spawn(accept_links(listener, events_tx.clone(), config.media));
     let core = Core {
         proxy: EProxy::new(config.proxy),
         flows: HashMap::new(),
@@ -282,7 +286,11 @@ async fn accept_clients(
     }
 }
 
-async fn accept_links(mut listener: Listener, events: mpsc::UnboundedSender<Event>) {
+async fn accept_links(
+    mut listener: Listener,
+    events: mpsc::UnboundedSender<Event>,
+    media: Option<Arc<dyn MediaAllocator>>,
+) {
     let mut next = 1u64;
     while let Some(mut conn) = listener.accept().await {
         let id = next;
@@ -302,9 +310,16 @@ async fn accept_links(mut listener: Listener, events: mpsc::UnboundedSender<Even
             return;
         }
         let events = events.clone();
+        let media = media.clone();
         tokio::spawn(async move {
             // The connection lives as long as this task; C opens the SIP stream on it.
             while let Some(stream) = conn.accept_stream().await {
+                if stream.kind() == StreamKind::CONTROL {
+                    if let Some(m) = &media {
+                        tokio::spawn(serve_control(stream, m.clone(), id));
+                        continue;
+                    }
+                }
                 if stream.kind() != StreamKind::SIP {
                     // Other kinds (HTTP, XMPP) belong to other services: refused for now.
                     drop(stream);
@@ -324,6 +339,62 @@ async fn accept_links(mut listener: Listener, events: mpsc::UnboundedSender<Even
             }
             let _ = events.send(Event::LinkGone(id));
         });
+    }
+}
+
+/// Serves one control stream from C: each request answered in order (allocations run off the
+/// signaling thread); the calls still allocated when the stream ends (C gone, link down) are
+/// released.
+async fn serve_control(stream: Stream, media: Arc<dyn MediaAllocator>, link: u64) {
+    let (mut writer, mut reader) = stream.split();
+    let mut buf = Vec::new();
+    let mut calls = std::collections::HashSet::new();
+    'stream: while let Ok(Some(chunk)) = reader.recv().await {
+        buf.extend_from_slice(&chunk);
+        loop {
+            let (msg, used) = match control::Message::parse(&buf) {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("e: control stream on traversal link {link}: {e}");
+                    break 'stream;
+                }
+            };
+            buf.drain(..used);
+            let m = media.clone();
+            let answer = tokio::task::spawn_blocking(move || control::serve(&msg, &*m))
+                .await
+                .ok()
+                .flatten();
+            let Some(answer) = answer else {
+                eprintln!("e: control stream on traversal link {link}: a response from C");
+                break 'stream;
+            };
+            match &answer {
+                control::Message::Allocated { call, .. } => {
+                    calls.insert(*call);
+                }
+                control::Message::Released { call, .. } => {
+                    calls.remove(call);
+                }
+                _ => {}
+            }
+            if writer.send(&answer.to_bytes()).await.is_err() {
+                break 'stream;
+            }
+        }
+    }
+    if !calls.is_empty() {
+        eprintln!(
+            "e: control stream on traversal link {link} ended: releasing {} calls",
+            calls.len()
+        );
+        let _ = tokio::task::spawn_blocking(move || {
+            for call in calls {
+                let _ = media.release(call);
+            }
+        })
+        .await;
     }
 }
 

@@ -320,14 +320,6 @@ pub(crate) struct TlsIdentity {
 
 /// The media plane.
 #[derive(Debug, Clone)]
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the media plane starts from [media] with calls through the roles (the next issue); \
-                  the section is validated now so that a file written today stays valid"
-    )
-)]
 pub(crate) struct MediaConfig {
     pub(crate) bind: IpAddr,
     /// The client-facing media range.
@@ -335,6 +327,10 @@ pub(crate) struct MediaConfig {
     /// The multiplexed traversal pairs (RTP port of each), kept out of the range.
     pub(crate) traversal_pairs: Vec<u16>,
     /// A Large system (six traversal pairs).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "traversal_pairs already holds its six pairs")
+    )]
     pub(crate) large: bool,
     /// One worker per entry, pinned to that CPU (`None`: not pinned).
     pub(crate) cores: Vec<Option<usize>>,
@@ -345,13 +341,6 @@ pub(crate) struct MediaConfig {
     pub(crate) xdp: XdpOptions,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the media plane starts from [media] with calls through the roles (the next issue); the section is validated now so that a file written today stays valid"
-    )
-)]
 impl MediaConfig {
     /// The media plane this configuration asks for. The traversal pairs are kept out of the
     /// media range by the plane itself (it reserves each pair).
@@ -445,13 +434,6 @@ impl Config {
     }
 
     #[must_use]
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the media plane starts from [media] with calls through the roles (the next issue)"
-        )
-    )]
     pub(crate) fn media(&self) -> &MediaConfig {
         &self.media
     }
@@ -463,13 +445,6 @@ impl Config {
 
     /// The media plane of this process (all-in-one: one plane serves both roles).
     #[must_use]
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the media plane starts from [media] with calls through the roles (the next issue)"
-        )
-    )]
     pub(crate) fn plane_config(&self) -> PlaneConfig {
         self.media.plane_config()
     }

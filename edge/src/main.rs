@@ -13,6 +13,7 @@ mod admin;
 mod certs;
 mod config;
 mod demo;
+mod e_media;
 mod flood;
 mod loadgen;
 mod ng;

@@ -11,9 +11,13 @@
 //! - **all-in-one**: both; C dials its own E over loopback, still real mutual TLS.
 //! - Every role: the admin API on `admin.address` (see [`crate::admin`]).
 //!
-//! Lab certificates (`tls.generate = true`) are made or reused first. The media plane and the
-//! HTTP and XMPP edges join with the issues that build them. The process runs until it is
-//! killed.
+//! - **E's media plane** (`[media]`: workers, range, traversal pairs, XDP), behind C's control
+//!   stream: each stream C asks for gets a client-facing port pair and a leg on a traversal
+//!   pair, in passthrough.
+//!
+//! Lab certificates (`tls.generate = true`) are made or reused first. C's media plane (with the
+//! B2BUA) and the HTTP and XMPP edges join with the issues that build them. The process runs
+//! until it is killed.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -29,9 +33,13 @@ use signaling::traversal::link::LinkConfig;
 use signaling::traversal::peers::{Backoff, PeerPolicy};
 use signaling::traversal::Credentials;
 
+use media::runtime::MediaPlane;
+use signaling::traversal::control::MediaAllocator;
+
 use crate::admin::{self, Roles};
 use crate::certs::{self, Side};
 use crate::config::{self, CConfig, Config, EConfig, Host, Role};
+use crate::e_media::EMedia;
 
 /// `edge run` options.
 #[derive(Debug)]
@@ -128,7 +136,8 @@ async fn serve(cfg: Config, open_files: u64) -> Result<(), String> {
     let mut roles = Roles::default();
     if let Some(e) = cfg.e() {
         let id = identity(Side::E)?;
-        let config = e_driver_config(&cfg, e, id, ca.clone(), open_files)?;
+        let mut config = e_driver_config(&cfg, e, id, ca.clone(), open_files)?;
+        config.media = Some(e_media(&cfg, e)?);
         let handle = sipd::start_e(config).await.map_err(|e| format!("E: {e}"))?;
         eprintln!(
             "edge: E up: SIP TLS on {}, traversal on {}",
@@ -194,10 +203,47 @@ fn e_driver_config(
         max_flows: usize::try_from(open_files.saturating_sub(128)).unwrap_or(usize::MAX),
         handshake_timeout: Duration::from_secs(10),
         incomplete_timeout: Duration::from_secs(30),
-        // The media plane joins with calls (the next issue): until then E resets control
-        // streams and carries no media.
         media: None,
     })
+}
+
+/// E's media plane from `[media]`, behind C's control stream. Its client-facing address is
+/// `media.bind`, or E's SIP address when that is a wildcard.
+fn e_media(cfg: &Config, e: &EConfig) -> Result<Arc<dyn MediaAllocator>, String> {
+    let plane = MediaPlane::spawn(cfg.plane_config()).map_err(|err| format!("media: {err}"))?;
+    // XDP at the media range where `media.xdp` names interfaces (else it says why not).
+    let options = cfg.media().xdp_options();
+    let xdp = crate::xdp::start(&options, &cfg.plane_config());
+    if options.interfaces.is_empty() {
+        eprintln!("edge: running without XDP: media.xdp names no interface");
+    } else {
+        eprintln!("edge: {}", crate::xdp::describe(&xdp));
+    }
+    if let crate::xdp::Xdp::On(table) = &xdp {
+        plane.set_port_observer(table.clone());
+    }
+    let stats = plane.plane_stats();
+    let media = cfg.media();
+    let address = if media.bind.is_unspecified() {
+        e.listen.sip_tls.ip()
+    } else {
+        media.bind
+    };
+    if address.is_unspecified() {
+        return Err(
+            "media.bind: E's client-facing media address is needed (e.sip_tls is a wildcard \
+             too); set media.bind to E's public address"
+                .into(),
+        );
+    }
+    eprintln!(
+        "edge: media plane up: {} worker(s), {} client port pairs at {address}, traversal pairs \
+         {:?}",
+        stats.workers.len(),
+        stats.ports_capacity,
+        media.traversal_pairs
+    );
+    Ok(Arc::new(EMedia::new(plane, address, xdp)))
 }
 
 fn ip_host(ip: IpAddr) -> SipHost {

@@ -111,7 +111,8 @@ fn e_config(dir: &Path) -> PathBuf {
          traversal_sip = \"{E_IP}:7001\"\ntraversal_http = \"{E_IP}:2222\"\n\
          traversal_xmpp = \"{E_IP}:7400\"\nc_subject_names = [\"expc.example.test\"]\n\
          [[e.credentials]]\nusername = \"traversal\"\ninsecure_plaintext_password = \"right\"\n\
-         [tls]\ngenerate = true\ndirectory = \"tls-e\"\n[admin]\naddress = \"{E_IP}:8080\"\n"
+         [tls]\ngenerate = true\ndirectory = \"tls-e\"\n[admin]\naddress = \"{E_IP}:8080\"\n\
+         [media]\nbind = \"{E_IP}\"\nrange = \"41002-41099\"\ntraversal_pairs = [41000]\n"
     );
     let p = dir.join("e.toml");
     fs::write(&p, text).unwrap();

@@ -909,3 +909,45 @@ async fn c_allocates_and_releases_client_facing_media_on_the_control_stream() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_asks_e_for_a_calls_media_through_its_handle() {
+    let mut edge = edge(100).await;
+    let c = edge.c.as_ref().unwrap();
+    let Control::Allocated { call, streams, .. } = c.allocate_media(42, 1).await.unwrap() else {
+        panic!("not allocated");
+    };
+    assert_eq!((call, streams.len()), (42, 1));
+    assert!(matches!(
+        c.allocate_media(43, 9).await.unwrap(),
+        Control::Refused {
+            code: RefusalCode::Exhausted,
+            retry_after_ms: 2000,
+            ..
+        }
+    ));
+    assert!(matches!(
+        c.release_media(42).await.unwrap(),
+        Control::Released { call: 42, .. }
+    ));
+    // Without C's link, a request fails at once instead of waiting.
+    drop(edge.c.take());
+    let c = start_c((edge.c_config)()).await.unwrap();
+    let early = c.allocate_media(44, 1).await;
+    edge.wait_linked(true).await;
+    let again = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(m) = c.allocate_media(45, 1).await {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(again, Control::Allocated { call: 45, .. }),
+        "{again:?}"
+    );
+    assert!(early.is_err() || matches!(early, Ok(Control::Allocated { .. })));
+}

@@ -15,7 +15,8 @@ use crate::sip::transaction::{self as txn, Incoming, Output, Transactions};
 use crate::sip::{Limits, Message, Method};
 use crate::sip_edge::c_proxy::{Binding, CAction, CProxy, CProxyConfig, CStats, InsideHop};
 use crate::sip_edge::envelope::OwnedEnvelope;
-use crate::traversal::driver::{Dialer, DialerConfig};
+use crate::traversal::control;
+use crate::traversal::driver::{Dialer, DialerConfig, Stream};
 use crate::traversal::frame::StreamKind;
 use crate::traversal::status::{LinkPhase, LinkStatus};
 
@@ -96,6 +97,22 @@ enum Event {
     },
     CallControlFailed(String),
     Snapshot(oneshot::Sender<CSnapshot>),
+    Control(
+        ControlKind,
+        oneshot::Sender<Result<control::Message, String>>,
+    ),
+    ControlAnswer {
+        generation: u64,
+        msg: control::Message,
+    },
+    ControlGone(u64),
+}
+
+/// A request C sends on the control stream.
+#[derive(Clone, Copy, Debug)]
+enum ControlKind {
+    Allocate { call: u64, streams: u8 },
+    Release { call: u64 },
 }
 
 /// A running C driver. Dropping it stops it.
@@ -126,6 +143,27 @@ impl std::fmt::Debug for CHandle {
 }
 
 impl CHandle {
+    /// Asks E for `streams` client-facing streams of `call` on the control stream: E's
+    /// `Allocated` or `Refused` answer; `Err` when no traversal link is up or it went down
+    /// before the answer.
+    pub async fn allocate_media(&self, call: u64, streams: u8) -> Result<control::Message, String> {
+        self.control(ControlKind::Allocate { call, streams }).await
+    }
+
+    /// Tells E that `call` ended: E's `Released` or `Refused` answer.
+    pub async fn release_media(&self, call: u64) -> Result<control::Message, String> {
+        self.control(ControlKind::Release { call }).await
+    }
+
+    async fn control(&self, kind: ControlKind) -> Result<control::Message, String> {
+        let (tx, rx) = oneshot::channel();
+        self.events
+            .send(Event::Control(kind, tx))
+            .map_err(|_| "C's driver stopped".to_owned())?;
+        rx.await
+            .unwrap_or_else(|_| Err("C's driver stopped".to_owned()))
+    }
+
     /// A snapshot for the admin API (`None` once the driver stopped).
     pub async fn snapshot(&self) -> Option<CSnapshot> {
         let (tx, rx) = oneshot::channel();
@@ -220,6 +258,9 @@ pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
         cc_queue: Vec::new(),
         events_tx: events_tx.clone(),
         udp_leg: UdpLeg::new(),
+        control: None,
+        control_pending: HashMap::new(),
+        control_next: 1,
     };
     let core_task = tokio::spawn(core.run(events));
     Ok(CHandle {
@@ -331,6 +372,10 @@ struct Core {
     cc_queue: Vec<Vec<u8>>,
     events_tx: mpsc::UnboundedSender<Event>,
     udp_leg: UdpLeg,
+    /// The control stream to E (its generation is the SIP stream's).
+    control: Option<(u64, mpsc::UnboundedSender<Vec<u8>>)>,
+    control_pending: HashMap<u32, oneshot::Sender<Result<control::Message, String>>>,
+    control_next: u32,
 }
 
 /// The RFC 3261 transactions of the UDP leg with call control: requests C sends are
@@ -428,6 +473,7 @@ impl Core {
                 st.state
             );
             self.proxy.link_down();
+            self.control_down("the traversal link went down");
         }
     }
 
@@ -453,6 +499,23 @@ impl Core {
             }
             Err(e) => eprintln!("c: cannot open the SIP stream to E: {e}"),
         }
+        match self.dialer.open_stream(StreamKind::CONTROL).await {
+            Ok(stream) => {
+                let generation = self.generation;
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.control = Some((generation, tx));
+                tokio::spawn(control_pump(stream, rx, self.events_tx.clone(), generation));
+            }
+            Err(e) => eprintln!("c: cannot open the control stream to E: {e}"),
+        }
+    }
+
+    /// The control stream is gone: every request waiting for E's answer fails.
+    fn control_down(&mut self, why: &str) {
+        self.control = None;
+        for (_, reply) in self.control_pending.drain() {
+            let _ = reply.send(Err(why.to_owned()));
+        }
     }
 
     fn handle(&mut self, ev: Event, out: &mut Vec<CAction>) {
@@ -476,6 +539,7 @@ impl Core {
                     eprintln!("c: SIP stream to E ended: {why}");
                     self.sip_stream = None;
                     self.proxy.link_down();
+                    self.control_down("the SIP stream to E ended");
                 }
             }
             Event::FromInside(InsideHop::Datagram(from), bytes) => {
@@ -515,6 +579,44 @@ impl Core {
                     self.cc_queue.len()
                 );
                 self.cc_queue.clear();
+            }
+            Event::Control(kind, reply) => {
+                let Some((_, tx)) = &self.control else {
+                    let _ = reply.send(Err("no traversal link to E".to_owned()));
+                    return;
+                };
+                let id = self.control_next;
+                self.control_next = self.control_next.wrapping_add(1).max(1);
+                let msg = match kind {
+                    ControlKind::Allocate { call, streams } => {
+                        control::Message::Allocate { id, call, streams }
+                    }
+                    ControlKind::Release { call } => control::Message::Release { id, call },
+                };
+                if tx.send(msg.to_bytes()).is_err() {
+                    let _ = reply.send(Err("the control stream to E is closed".to_owned()));
+                    return;
+                }
+                self.control_pending.insert(id, reply);
+            }
+            Event::ControlAnswer { generation, msg } => {
+                if self.control.as_ref().is_some_and(|(g, _)| *g == generation) {
+                    let id = match &msg {
+                        control::Message::Allocated { id, .. }
+                        | control::Message::Released { id, .. }
+                        | control::Message::Refused { id, .. } => *id,
+                        // A request from E: not part of the protocol.
+                        _ => return,
+                    };
+                    if let Some(reply) = self.control_pending.remove(&id) {
+                        let _ = reply.send(Ok(msg));
+                    }
+                }
+            }
+            Event::ControlGone(generation) => {
+                if self.control.as_ref().is_some_and(|(g, _)| *g == generation) {
+                    self.control_down("the control stream to E ended");
+                }
             }
             Event::Snapshot(reply) => {
                 let _ = reply.send(CSnapshot {
@@ -736,6 +838,47 @@ impl Core {
             }
         }
     }
+}
+
+/// C's side of the control stream: requests out of `outgoing`, E's answers to the core.
+async fn control_pump(
+    stream: Stream,
+    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+    events: mpsc::UnboundedSender<Event>,
+    generation: u64,
+) {
+    let (mut writer, mut reader) = stream.split();
+    let sender = tokio::spawn(async move {
+        while let Some(bytes) = outgoing.recv().await {
+            if writer.send(&bytes).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut buf = Vec::new();
+    'stream: while let Ok(Some(chunk)) = reader.recv().await {
+        buf.extend_from_slice(&chunk);
+        loop {
+            match control::Message::parse(&buf) {
+                Ok(Some((msg, used))) => {
+                    buf.drain(..used);
+                    if events
+                        .send(Event::ControlAnswer { generation, msg })
+                        .is_err()
+                    {
+                        break 'stream;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("c: control stream from E: {e}");
+                    break 'stream;
+                }
+            }
+        }
+    }
+    sender.abort();
+    let _ = events.send(Event::ControlGone(generation));
 }
 
 /// Sleeps until `at`, or forever without a deadline.

@@ -329,12 +329,17 @@ async fn accept_links(
                 if events.send(Event::SipStream { link: id, tx }).is_err() {
                     return;
                 }
+                // The pump runs apart, so that this loop goes on accepting C's other streams
+                // (the control stream) on the same link.
                 let ev = events.clone();
-                let end =
-                    pump::run(stream, rx, move |env| ev.send(Event::FromC(env)).is_ok()).await;
-                let _ = events.send(Event::SipStreamGone {
-                    link: id,
-                    why: end.to_string(),
+                let gone = events.clone();
+                tokio::spawn(async move {
+                    let end =
+                        pump::run(stream, rx, move |env| ev.send(Event::FromC(env)).is_ok()).await;
+                    let _ = gone.send(Event::SipStreamGone {
+                        link: id,
+                        why: end.to_string(),
+                    });
                 });
             }
             let _ = events.send(Event::LinkGone(id));

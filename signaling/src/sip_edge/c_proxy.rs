@@ -599,10 +599,22 @@ impl CProxy {
                 return;
             }
         };
+        self.message_from_inside(hop, &mut msg, now, out);
+    }
+
+    /// A message from inside that the caller parsed already (the driver's transaction layer
+    /// does, on UDP).
+    pub fn message_from_inside(
+        &mut self,
+        hop: InsideHop,
+        msg: &mut Message,
+        now: Instant,
+        out: &mut Vec<CAction>,
+    ) {
         if msg.is_request() {
-            self.request_from_inside(hop, &mut msg, now, out);
+            self.request_from_inside(hop, msg, now, out);
         } else {
-            self.response_from_inside(&mut msg, now, out);
+            self.response_from_inside(msg, now, out);
         }
     }
 

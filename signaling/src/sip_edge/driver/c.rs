@@ -748,9 +748,9 @@ impl Core {
             return;
         };
         match self.udp_leg.table.handle_message(now, msg, from) {
-            Ok(Incoming::Unmatched(m)) => {
+            Ok(Incoming::Unmatched(mut m)) => {
                 self.proxy
-                    .from_inside(InsideHop::Datagram(from), &m.to_bytes(), now, out);
+                    .message_from_inside(InsideHop::Datagram(from), &mut m, now, out);
             }
             Ok(Incoming::Matched { .. } | Incoming::Created(_)) => {}
             Err(full) => {
@@ -792,17 +792,21 @@ impl Core {
                 Output::Transmit(bytes) => {
                     let _ = self.udp.try_send_to(&bytes, o.peer);
                 }
-                Output::Event(txn::Event::Request(req)) => {
+                Output::Event(txn::Event::Request(mut req)) => {
                     if let Some(k) = answer_key(&req) {
                         self.udp_leg.servers.insert(k.clone(), o.id);
                         self.udp_leg.server_keys.insert(o.id, k);
                     }
                     self.proxy
-                        .from_inside(InsideHop::Datagram(o.peer), &req.to_bytes(), now, out);
+                        .message_from_inside(InsideHop::Datagram(o.peer), &mut req, now, out);
                 }
-                Output::Event(txn::Event::Response(resp)) => {
-                    self.proxy
-                        .from_inside(InsideHop::Datagram(o.peer), &resp.to_bytes(), now, out);
+                Output::Event(txn::Event::Response(mut resp)) => {
+                    self.proxy.message_from_inside(
+                        InsideHop::Datagram(o.peer),
+                        &mut resp,
+                        now,
+                        out,
+                    );
                 }
                 Output::Event(txn::Event::Timeout(_)) => {
                     // This call control stopped answering: later requests go to the next.
@@ -819,10 +823,10 @@ impl Core {
                         self.udp_leg.requests.get(&o.id).and_then(|r| {
                             r.response(408, "Request Timeout", Some("c-timeout")).ok()
                         });
-                    if let Some(r) = timeout {
-                        self.proxy.from_inside(
+                    if let Some(mut r) = timeout {
+                        self.proxy.message_from_inside(
                             InsideHop::Datagram(o.peer),
-                            &r.to_bytes(),
+                            &mut r,
                             now,
                             out,
                         );

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod c_media;
 mod certs;
 mod config;
 mod demo;

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use signaling::sip::{Host as SipHost, Limits, Transport as SipTransport};
+use signaling::sip_edge::calls::CallsConfig;
 use signaling::sip_edge::driver::{
     self as sipd, CDriverConfig, CallControlPeer, CallControlTransport, EDriverConfig,
 };
@@ -37,6 +38,7 @@ use media::runtime::MediaPlane;
 use signaling::traversal::control::MediaAllocator;
 
 use crate::admin::{self, Roles};
+use crate::c_media::CMedia;
 use crate::certs::{self, Side};
 use crate::config::{self, CConfig, Config, EConfig, Host, Role};
 use crate::e_media::EMedia;
@@ -148,7 +150,8 @@ async fn serve(cfg: Config, open_files: u64) -> Result<(), String> {
     }
     if let Some(c) = cfg.c() {
         let id = identity(Side::C)?;
-        let config = c_driver_config(&cfg, c, id, ca.clone())?;
+        let mut config = c_driver_config(&cfg, c, id, ca.clone())?;
+        config.media = Some(c_media(&cfg, c)?);
         let handle = sipd::start_c(config).await.map_err(|e| format!("C: {e}"))?;
         eprintln!(
             "edge: C up: SIP for call control on {} (UDP and TCP), dialing E",
@@ -210,7 +213,9 @@ fn e_driver_config(
 /// E's media plane from `[media]`, behind C's control stream. Its client-facing address is
 /// `media.bind`, or E's SIP address when that is a wildcard.
 fn e_media(cfg: &Config, e: &EConfig) -> Result<Arc<dyn MediaAllocator>, String> {
-    let plane = MediaPlane::spawn(cfg.plane_config()).map_err(|err| format!("media: {err}"))?;
+    let mut pc = cfg.plane_config();
+    pc.ports.range = split_range(cfg, false);
+    let plane = MediaPlane::spawn(pc).map_err(|err| format!("media: {err}"))?;
     // XDP at the media range where `media.xdp` names interfaces (else it says why not).
     let options = cfg.media().xdp_options();
     let xdp = crate::xdp::start(&options, &cfg.plane_config());
@@ -244,6 +249,54 @@ fn e_media(cfg: &Config, e: &EConfig) -> Result<Arc<dyn MediaAllocator>, String>
         media.traversal_pairs
     );
     Ok(Arc::new(EMedia::new(plane, address, xdp)))
+}
+
+/// C's media address inside: `c.sip_listen`'s, else `media.bind`.
+fn c_media_address(cfg: &Config, c: &CConfig) -> Result<IpAddr, String> {
+    let ip = c.sip_listen.ip();
+    if !ip.is_unspecified() {
+        return Ok(ip);
+    }
+    let bind = cfg.media().bind;
+    if !bind.is_unspecified() {
+        return Ok(bind);
+    }
+    Err("media.bind: C's media address is needed (c.sip_listen is a wildcard too); set          media.bind to C's address"
+        .to_owned())
+}
+
+/// The part of `media.range` C's plane takes: all of it, or in all-in-one (one host, one
+/// range) the upper half, E keeping the lower.
+fn split_range(cfg: &Config, c_side: bool) -> media::relay::port_alloc::PortRange {
+    let r = cfg.media().range;
+    if cfg.role() != Role::AllInOne {
+        return r;
+    }
+    // An even split point keeps pairs whole.
+    let mid = (r.first / 2 + r.last / 2) & !1;
+    let (first, last) = if c_side {
+        (mid, r.last)
+    } else {
+        (r.first, mid.saturating_sub(1))
+    };
+    media::relay::port_alloc::PortRange::new(first, last).unwrap_or(r)
+}
+
+/// C's media plane (the SRTP ↔ RTP legs of calls), on C's inside address.
+fn c_media(cfg: &Config, c: &CConfig) -> Result<Arc<dyn sipd::CallMedia>, String> {
+    let address = c_media_address(cfg, c)?;
+    let mut pc = cfg.plane_config();
+    pc.bind_ip = address;
+    pc.mux_pairs = Vec::new();
+    pc.ports.range = split_range(cfg, true);
+    let plane = MediaPlane::spawn(pc).map_err(|err| format!("C's media: {err}"))?;
+    let stats = plane.plane_stats();
+    eprintln!(
+        "edge: C's media plane up: {} worker(s), {} port pairs at {address}",
+        stats.workers.len(),
+        stats.ports_available,
+    );
+    Ok(Arc::new(CMedia::new(plane, cfg.media().inactivity)))
 }
 
 fn ip_host(ip: IpAddr) -> SipHost {
@@ -362,9 +415,14 @@ fn c_driver_config(
             own: OwnNames::new(own),
             max_bindings: 1_000_000,
             max_pending: 200_000,
+            calls: Some(CallsConfig::new(
+                c_media_address(cfg, c)?,
+                crate::c_media::accept_crypto,
+            )),
         },
         listen,
         call_control,
         limits: Limits::default(),
+        media: None,
     })
 }

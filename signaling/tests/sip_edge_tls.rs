@@ -258,7 +258,9 @@ async fn edge_with(limit: u32, udp: Option<SocketAddr>, dead_first: Vec<SocketAd
             own: OwnNames::new([Host::parse("127.0.0.1").unwrap()]),
             max_bindings: 100,
             max_pending: 10_000,
+            calls: None,
         },
+        media: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         call_control: match udp {
             Some(addr) => vec![CallControlPeer {

@@ -676,7 +676,7 @@ impl MediaPlane {
                 for (leg, (rtp, rtcp, id)) in [(&mut a.leg, pa), (&mut b.leg, pb)] {
                     leg.rtp_port = rtp;
                     leg.rtcp_port = rtcp;
-                    leg.mux_id = id;
+                    leg.mux_id = id.or(leg.mux_id);
                 }
                 let call = st.next_call;
                 st.next_call += 1;

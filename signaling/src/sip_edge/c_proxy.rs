@@ -42,6 +42,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::calls::{CallAction, Calls, CallsConfig, OpenedMedia, Side, Step};
 use super::common::{branch, branch_id, hash_of, respond, stable_hash, write_metrics, OwnNames};
 use super::e_proxy::register_expires;
 use super::envelope::{Envelope, Kind};
@@ -81,6 +82,9 @@ pub struct CProxyConfig {
     pub max_bindings: usize,
     /// Requests and REGISTERs in flight at most; beyond, new ones get 503.
     pub max_pending: usize,
+    /// Calls: media anchored in the relay, SDP rewritten (`None`: INVITEs pass untouched,
+    /// as any request).
+    pub calls: Option<CallsConfig>,
 }
 
 /// Where a request from inside came from, so that its response goes back the same way.
@@ -106,6 +110,8 @@ pub enum CAction {
         /// One SIP message.
         bytes: Vec<u8>,
     },
+    /// Media work for a call (answer [`CallAction::Open`] with [`CProxy::media_opened`]).
+    Call(CallAction),
 }
 
 /// One registered device, as C knows it.
@@ -219,6 +225,27 @@ struct PendingRegister {
 struct PendingInbound {
     hop: InsideHop,
     created: Instant,
+    /// How long it waits for the final response (an INVITE waits for its callee).
+    timeout: Duration,
+    /// The request's own branch, for an INVITE (its CANCEL and ACK take C's branch again).
+    invite_branch: Option<String>,
+}
+
+/// How long an INVITE from inside waits for the client's final response.
+pub const INVITE_TIMEOUT: Duration = Duration::from_secs(190);
+
+/// A message held while its call's media is opened.
+#[derive(Debug)]
+enum Held {
+    FromClient {
+        flow: u64,
+        client: Option<SocketAddr>,
+        msg: Message,
+    },
+    FromInside {
+        hop: InsideHop,
+        msg: Message,
+    },
 }
 
 /// C's SIP proxy (see the module docs).
@@ -229,7 +256,12 @@ pub struct CProxy {
     /// Tokens per flow, to fail them fast when the flow closes.
     by_flow: HashMap<u64, Vec<String>>,
     registers: HashMap<u64, PendingRegister>,
-    inbound: HashMap<u64, PendingInbound>,
+    /// Requests from inside in flight, by C's id and whether it is a CANCEL.
+    inbound: HashMap<(u64, bool), PendingInbound>,
+    /// INVITEs from inside in flight: their branch → C's id.
+    invite_ids: HashMap<String, u64>,
+    calls: Option<Calls>,
+    held: HashMap<u64, Vec<Held>>,
     next_id: u64,
     stats: CStats,
 }
@@ -238,13 +270,16 @@ impl CProxy {
     /// A proxy without bindings.
     pub fn new(config: CProxyConfig) -> Self {
         Self {
-            config,
             bindings: HashMap::new(),
             by_flow: HashMap::new(),
             registers: HashMap::new(),
             inbound: HashMap::new(),
+            invite_ids: HashMap::new(),
+            calls: config.calls.clone().map(Calls::new),
+            held: HashMap::new(),
             next_id: 1,
             stats: CStats::default(),
+            config,
         }
     }
 
@@ -306,7 +341,13 @@ impl CProxy {
         self.registers
             .retain(|_, p| now.duration_since(p.created) < PENDING_TIMEOUT);
         self.inbound
-            .retain(|_, p| now.duration_since(p.created) < PENDING_TIMEOUT);
+            .retain(|_, p| now.duration_since(p.created) < p.timeout);
+        let inbound = &self.inbound;
+        self.invite_ids
+            .retain(|_, id| inbound.contains_key(&(*id, false)));
+        if let Some(calls) = self.calls.as_mut() {
+            calls.expire(now);
+        }
         let gone: Vec<String> = self
             .bindings
             .iter()
@@ -361,7 +402,7 @@ impl CProxy {
             }
             Kind::ToClient => self.stats.dropped_from_e += 1,
             Kind::FromClient => {
-                let mut msg = match Message::parse(env.message) {
+                let msg = match Message::parse(env.message) {
                     Ok(m) => m,
                     Err(e) => {
                         self.stats.rejected_malformed += 1;
@@ -372,13 +413,136 @@ impl CProxy {
                         return;
                     }
                 };
-                if msg.is_request() {
-                    self.request_from_client(env.flow, env.client, &mut msg, now, out);
-                } else {
-                    self.response_from_client(&mut msg, out);
+                self.client_message(env.flow, env.client, msg, now, out);
+            }
+        }
+    }
+
+    /// A message from a client, parsed: through the calls (media, SDP), then routed.
+    fn client_message(
+        &mut self,
+        flow: u64,
+        client: Option<SocketAddr>,
+        mut msg: Message,
+        now: Instant,
+        out: &mut Vec<CAction>,
+    ) {
+        if let Some(calls) = self.calls.as_mut() {
+            let step = calls.on_message(Side::Outside, &mut msg, now);
+            self.drain_calls(out);
+            match step {
+                Step::Forward => {}
+                Step::Hold(call) => {
+                    self.held
+                        .entry(call)
+                        .or_default()
+                        .push(Held::FromClient { flow, client, msg });
+                    return;
+                }
+                Step::Refuse {
+                    code,
+                    reason,
+                    extra,
+                } => {
+                    let extra: Vec<(&str, &str)> =
+                        extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                    self.answer_client(flow, &msg, code, &reason, &extra, out);
+                    return;
+                }
+                Step::Drop => return,
+            }
+        }
+        if msg.is_request() {
+            self.request_from_client(flow, client, &mut msg, now, out);
+        } else {
+            self.response_from_client(&mut msg, out);
+        }
+    }
+
+    /// Moves what the calls want done to `out`.
+    pub fn drain_calls(&mut self, out: &mut Vec<CAction>) {
+        if let Some(calls) = self.calls.as_mut() {
+            while let Some(a) = calls.poll_action() {
+                out.push(CAction::Call(a));
+            }
+        }
+    }
+
+    /// The calls (`None` when the proxy carries none).
+    pub fn calls(&self) -> Option<&Calls> {
+        self.calls.as_ref()
+    }
+
+    /// The driver's answer to [`CallAction::Open`]: the messages held for the call go on, or
+    /// (the media could not be opened) the requests among them are refused with 503.
+    pub fn media_opened(
+        &mut self,
+        call: u64,
+        result: Result<OpenedMedia, String>,
+        now: Instant,
+        out: &mut Vec<CAction>,
+    ) {
+        let Some(calls) = self.calls.as_mut() else {
+            return;
+        };
+        let ok = calls.opened(call, result, now);
+        self.drain_calls(out);
+        for h in self.held.remove(&call).unwrap_or_default() {
+            match h {
+                Held::FromClient { flow, client, msg } if ok => {
+                    self.client_message(flow, client, msg, now, out);
+                }
+                Held::FromInside { hop, mut msg } if ok => {
+                    self.message_from_inside(hop, &mut msg, now, out);
+                }
+                Held::FromClient { flow, msg, .. } => {
+                    if msg.is_request() {
+                        self.answer_client(
+                            flow,
+                            &msg,
+                            503,
+                            "Service Unavailable (no media resources)",
+                            &[("Retry-After", "5")],
+                            out,
+                        );
+                    }
+                }
+                Held::FromInside { hop, msg } => {
+                    if msg.is_request() {
+                        self.answer_inside(
+                            hop,
+                            &msg,
+                            503,
+                            "Service Unavailable (no media resources)",
+                            &[("Retry-After", "5")],
+                            out,
+                        );
+                    }
                 }
             }
         }
+    }
+
+    /// The relay reports the media of `call` quiet: the call ends and its media is closed.
+    pub fn media_inactive(&mut self, call: u64, now: Instant, out: &mut Vec<CAction>) {
+        if let Some(calls) = self.calls.as_mut() {
+            calls.media_inactive(call, now);
+        }
+        self.drain_calls(out);
+    }
+
+    /// C's Record-Route: `<sip:[token@]C:port;transport=…;lr>` (the token finds the client's
+    /// flow for requests call control sends inside the dialog).
+    fn record_route(&self, token: Option<&str>) -> NameAddr {
+        let mut uri = SipUri::new(self.config.host.clone());
+        uri.user = token.map(str::to_owned);
+        uri.port = Some(self.config.port);
+        uri.params.push(Param::with_value(
+            "transport",
+            &self.config.transport.as_str().to_ascii_lowercase(),
+        ));
+        uri.params.push(Param::flag("lr"));
+        NameAddr::new(Uri::Sip(uri))
     }
 
     fn answer_client(
@@ -448,8 +612,18 @@ impl CProxy {
                 .as_bytes(),
             &flow.to_be_bytes(),
         ]);
-        let via = self.via(id, hash);
+        // Only a REGISTER's response needs the id back; any other request takes id 0, so that
+        // a CANCEL (and the ACK of a failure) gets the branch of its INVITE.
+        let via = self.via(if is_register { id } else { 0 }, hash);
+        let record_route = (msg.method() == Some(&Method::Invite) && msg.to().tag().is_none())
+            .then(|| {
+                let token = self.by_flow.get(&flow).and_then(|t| t.first()).cloned();
+                self.record_route(token.as_deref())
+            });
         let edited = (|| {
+            if let Some(rr) = &record_route {
+                msg.add_record_route(rr)?;
+            }
             msg.decrement_max_forwards()?;
             while msg
                 .routes()
@@ -561,10 +735,16 @@ impl CProxy {
             return;
         };
         let final_response = msg.status().is_some_and(|s| s >= 200);
+        let key = (id, msg.cseq().method == Method::Cancel);
         let hop = if final_response {
-            self.inbound.remove(&id).map(|p| p.hop)
+            self.inbound.remove(&key).map(|p| {
+                if let Some(b) = &p.invite_branch {
+                    self.invite_ids.remove(b);
+                }
+                p.hop
+            })
         } else {
-            self.inbound.get(&id).map(|p| p.hop)
+            self.inbound.get(&key).map(|p| p.hop)
         };
         let Some(hop) = hop else {
             self.stats.dropped_responses += 1;
@@ -611,6 +791,31 @@ impl CProxy {
         now: Instant,
         out: &mut Vec<CAction>,
     ) {
+        if let Some(calls) = self.calls.as_mut() {
+            let step = calls.on_message(Side::Inside, msg, now);
+            self.drain_calls(out);
+            match step {
+                Step::Forward => {}
+                Step::Hold(call) => {
+                    self.held.entry(call).or_default().push(Held::FromInside {
+                        hop,
+                        msg: msg.clone(),
+                    });
+                    return;
+                }
+                Step::Refuse {
+                    code,
+                    reason,
+                    extra,
+                } => {
+                    let extra: Vec<(&str, &str)> =
+                        extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                    self.answer_inside(hop, msg, code, &reason, &extra, out);
+                    return;
+                }
+                Step::Drop => return,
+            }
+        }
         if msg.is_request() {
             self.request_from_inside(hop, msg, now, out);
         } else {
@@ -624,9 +829,10 @@ impl CProxy {
         msg: &Message,
         code: u16,
         reason: &str,
+        extra: &[(&str, &str)],
         out: &mut Vec<CAction>,
     ) {
-        if let Some(bytes) = respond(msg, code, reason, "c-inside", &[]) {
+        if let Some(bytes) = respond(msg, code, reason, "c-inside", extra) {
             out.push(CAction::ToInside { hop, bytes });
         }
     }
@@ -639,7 +845,9 @@ impl CProxy {
         out: &mut Vec<CAction>,
     ) {
         let is_ack = msg.method() == Some(&Method::Ack);
-        // The binding's token: a Route of ours carrying it (path), else the Request-URI's.
+        let is_cancel = msg.method() == Some(&Method::Cancel);
+        // The binding's token: a Route of ours carrying it (path, or C's Record-Route in a
+        // dialog), else the Request-URI's.
         let mut token = None;
         loop {
             let top = msg.routes().next().cloned();
@@ -657,6 +865,9 @@ impl CProxy {
             .and_then(Uri::as_sip)
             .and_then(|s| s.param(TOKEN_PARAM))
             .and_then(|p| p.value.clone());
+        // A token from a Route: the Request-URI is already the client's (path mode, or a
+        // dialog's remote target).
+        let routed = token.is_some();
         let token = token.or(ruri_token);
         let Some(token) = token else {
             if is_ack {
@@ -667,54 +878,63 @@ impl CProxy {
                 .and_then(Uri::as_sip)
                 .is_some_and(|s| s.user.is_none() && self.config.own.is_ours(&s.host));
             if for_us && msg.method() == Some(&Method::Options) {
-                self.answer_inside(hop, msg, 200, "OK", out);
+                self.answer_inside(hop, msg, 200, "OK", &[], out);
             } else {
                 self.stats.rejected_no_binding += 1;
-                self.answer_inside(hop, msg, 404, "Not Found", out);
+                self.answer_inside(hop, msg, 404, "Not Found", &[], out);
             }
             return;
         };
         let Some(b) = self.bindings.get(&token) else {
             self.stats.rejected_no_binding += 1;
             if !is_ack {
-                self.answer_inside(hop, msg, 404, "Not Found (no such binding)", out);
+                self.answer_inside(hop, msg, 404, "Not Found (no such binding)", &[], out);
             }
             return;
         };
         if b.expires_at <= now {
             self.stats.rejected_expired += 1;
             if !is_ack {
-                self.answer_inside(hop, msg, 480, "Temporarily Unavailable", out);
+                self.answer_inside(hop, msg, 480, "Temporarily Unavailable", &[], out);
             }
             return;
         }
         let Some(flow) = b.flow else {
             self.stats.rejected_flow_failed += 1;
             if !is_ack {
-                self.answer_inside(hop, msg, 430, "Flow Failed", out);
+                self.answer_inside(hop, msg, 430, "Flow Failed", &[], out);
             }
             return;
         };
         let contact_uri = b.contact.uri.clone();
         if !is_ack && self.inbound.len() >= self.config.max_pending {
             self.stats.rejected_full += 1;
-            self.answer_inside(hop, msg, 503, "Service Unavailable", out);
+            self.answer_inside(hop, msg, 503, "Service Unavailable", &[], out);
             return;
         }
-        let id = self.id();
-        let hash = stable_hash(&[
-            msg.top_via()
-                .and_then(|v| v.branch())
-                .unwrap_or_default()
-                .as_bytes(),
-            token.as_bytes(),
-        ]);
+        let their_branch = msg
+            .top_via()
+            .and_then(|v| v.branch())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let is_invite = msg.method() == Some(&Method::Invite);
+        // A CANCEL (or the ACK of a failure) takes its INVITE's id, hence its branch.
+        let id = match self.invite_ids.get(&their_branch) {
+            Some(&id) if is_cancel || is_ack => id,
+            _ => self.id(),
+        };
+        let hash = stable_hash(&[their_branch.as_bytes(), token.as_bytes()]);
         let mut via = self.via(id, hash);
         via.transport = Transport::Tls;
-        let mode = self.config.mode;
+        let rewrite_uri = self.config.mode == RegistrationMode::ContactRewrite && !routed;
+        let record_route =
+            (is_invite && msg.to().tag().is_none()).then(|| self.record_route(Some(&token)));
         let edited = (|| {
-            if mode == RegistrationMode::ContactRewrite {
+            if rewrite_uri {
                 msg.set_request_uri(contact_uri)?;
+            }
+            if let Some(rr) = &record_route {
+                msg.add_record_route(rr)?;
             }
             msg.decrement_max_forwards()?;
             msg.push_via(&via)?;
@@ -727,13 +947,28 @@ impl CProxy {
                     EditError::TooManyHops => (483, "Too Many Hops".to_owned()),
                     other => (400, format!("Bad Request ({other})")),
                 };
-                self.answer_inside(hop, msg, code, &reason, out);
+                self.answer_inside(hop, msg, code, &reason, &[], out);
             }
             return;
         }
         if !is_ack {
-            self.inbound
-                .insert(id, PendingInbound { hop, created: now });
+            let invite_branch = is_invite.then(|| their_branch.clone());
+            if is_invite {
+                self.invite_ids.insert(their_branch, id);
+            }
+            self.inbound.insert(
+                (id, is_cancel),
+                PendingInbound {
+                    hop,
+                    created: now,
+                    timeout: if is_invite {
+                        INVITE_TIMEOUT
+                    } else {
+                        PENDING_TIMEOUT
+                    },
+                    invite_branch,
+                },
+            );
         }
         self.stats.requests_to_e += 1;
         out.push(to_e(flow, &msg.to_bytes()));

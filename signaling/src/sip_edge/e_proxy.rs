@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use super::common::{branch, branch_id, respond, stable_hash, write_metrics, OwnNames};
 use super::envelope::{Envelope, Kind};
-use crate::sip::{error_response, EditError, Host, Message, Method, Transport, Via};
+use crate::sip::{
+    error_response, EditError, Host, Message, Method, NameAddr, Param, SipUri, Transport, Uri, Via,
+};
 
 /// How E's proxy is set up.
 #[derive(Clone, Debug)]
@@ -427,12 +429,20 @@ impl EProxy {
         let top = msg
             .top_via()
             .map(|v| v.branch().unwrap_or_default().to_owned());
+        // A CANCEL and the ACK of a failure take their INVITE's branch (RFC 3261 §16.11).
+        let method = match &msg.cseq().method {
+            Method::Cancel | Method::Ack => "INVITE",
+            m => m.as_str(),
+        };
         let hash = stable_hash(&[
             top.unwrap_or_default().as_bytes(),
             msg.call_id().as_bytes(),
             &msg.cseq().seq.to_be_bytes(),
-            msg.cseq().method.as_str().as_bytes(),
+            method.as_bytes(),
         ]);
+        if msg.method() == Some(&Method::Invite) && msg.to().tag().is_none() {
+            msg.add_record_route(&self.record_route())?;
+        }
         let via = Via::new(
             Transport::Tls,
             self.config.via_host.clone(),
@@ -441,6 +451,16 @@ impl EProxy {
         );
         msg.push_via(&via)?;
         msg.ensure_content_length()
+    }
+
+    /// E's Record-Route: `<sip:E:port;transport=tls;lr>`, so that clients send the requests
+    /// of a dialog through E.
+    fn record_route(&self) -> NameAddr {
+        let mut uri = SipUri::new(self.config.via_host.clone());
+        uri.port = Some(self.config.via_port);
+        uri.params.push(Param::with_value("transport", "tls"));
+        uri.params.push(Param::flag("lr"));
+        NameAddr::new(Uri::Sip(uri))
     }
 
     /// One envelope from C.
@@ -497,9 +517,23 @@ impl EProxy {
             Some(self.config.via_port),
             &branch('E', flow, hash),
         );
+        // E's own Record-Route, as the next Route of a request inside a dialog: E's.
+        while msg
+            .routes()
+            .next()
+            .is_some_and(|r| self.config.own.is_our_route(r))
+        {
+            msg.pop_route();
+        }
+        let record_route = (msg.method() == Some(&Method::Invite) && msg.to().tag().is_none())
+            .then(|| self.record_route());
         let edited = msg
             .decrement_max_forwards()
-            .and_then(|_| msg.push_via(&via))
+            .and_then(|_| match &record_route {
+                Some(rr) => msg.add_record_route(rr),
+                None => Ok(()),
+            })
+            .and_then(|()| msg.push_via(&via))
             .and_then(|()| msg.ensure_content_length());
         if let Err(e) = edited {
             // Answer C, not the client.

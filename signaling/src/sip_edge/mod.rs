@@ -19,6 +19,7 @@
 //! the drivers.
 
 pub mod c_proxy;
+pub mod calls;
 mod common;
 pub mod driver;
 pub mod e_proxy;

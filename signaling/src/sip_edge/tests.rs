@@ -37,6 +37,7 @@ fn c_config(mode: RegistrationMode) -> CProxyConfig {
         ]),
         max_bindings: 100,
         max_pending: 100,
+        calls: None,
     }
 }
 
@@ -70,6 +71,9 @@ fn registrar_ok(req: &Message, granted: u32) -> Vec<u8> {
     r.to_bytes()
 }
 
+/// The media stand-in's answer to an Open.
+type OpenFn = fn(u64, &[calls::StreamOpen]) -> Result<calls::OpenedMedia, String>;
+
 struct Lab {
     e: EProxy,
     c: CProxy,
@@ -78,6 +82,10 @@ struct Lab {
     to_client: Vec<Vec<u8>>,
     to_call_control: Vec<Vec<u8>>,
     to_inside: Vec<(InsideHop, Vec<u8>)>,
+    /// Media work C asked for, in order.
+    media: Vec<calls::CallAction>,
+    /// How the test's media stand-in answers an Open (`None`: the test answers itself).
+    open_with: Option<OpenFn>,
 }
 
 impl Lab {
@@ -92,7 +100,20 @@ impl Lab {
             to_client: Vec::new(),
             to_call_control: Vec::new(),
             to_inside: Vec::new(),
+            media: Vec::new(),
+            open_with: None,
         }
+    }
+
+    /// A lab whose C carries calls (media address inside 198.18.2.10), its media stand-in
+    /// answering every Open with `open`.
+    fn with_calls(calls: calls::CallsConfig, open: OpenFn) -> Self {
+        let mut lab = Self::new(RegistrationMode::ContactRewrite, 10);
+        let mut config = c_config(RegistrationMode::ContactRewrite);
+        config.calls = Some(calls);
+        lab.c = CProxy::new(config);
+        lab.open_with = Some(open);
+        lab
     }
 
     /// Runs E's actions through C and C's back through E until nothing moves.
@@ -118,6 +139,17 @@ impl Lab {
             match a {
                 CAction::ToCallControl(b) => self.to_call_control.push(b),
                 CAction::ToInside { hop, bytes } => self.to_inside.push((hop, bytes)),
+                CAction::Call(a) => {
+                    self.media.push(a.clone());
+                    if let (calls::CallAction::Open { call, streams }, Some(open)) =
+                        (&a, self.open_with)
+                    {
+                        let mut out = Vec::new();
+                        self.c
+                            .media_opened(*call, open(*call, streams), self.now, &mut out);
+                        self.pump_c(out);
+                    }
+                }
                 CAction::ToE(env) => {
                     let (e, _) = Envelope::parse(&env).unwrap().unwrap();
                     let mut out = Vec::new();
@@ -502,3 +534,5 @@ fn random_bytes_never_panic_either_proxy() {
         let _ = SocketAddr::from(([0, 0, 0, 0], 0));
     }
 }
+
+mod call_tests;

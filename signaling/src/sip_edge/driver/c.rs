@@ -1,7 +1,7 @@
 //! C's driver: the traversal dialer, call control over UDP/TCP, around one [`CProxy`].
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,12 @@ use super::{StartError, TransportCounters};
 use crate::sip::transaction::{self as txn, Incoming, Output, Transactions};
 use crate::sip::{Limits, Message, Method};
 use crate::sip_edge::c_proxy::{Binding, CAction, CProxy, CProxyConfig, CStats, InsideHop};
+use crate::sip_edge::calls::{
+    CallAction, CallRecord, CallStats, OpenedMedia, OpenedStream, StreamOpen, StreamUpdate,
+};
 use crate::sip_edge::envelope::OwnedEnvelope;
 use crate::traversal::control;
+use crate::traversal::control::StreamAllocation;
 use crate::traversal::driver::{Dialer, DialerConfig, Stream};
 use crate::traversal::frame::StreamKind;
 use crate::traversal::status::{LinkPhase, LinkStatus};
@@ -53,6 +57,30 @@ pub struct CDriverConfig {
     pub call_control: Vec<CallControlPeer>,
     /// SIP size limits per message.
     pub limits: Limits,
+    /// C's relay, for the media of calls (`None`: calls that need media get 503).
+    pub media: Option<Arc<dyn CallMedia>>,
+}
+
+/// C's side of the media of calls, as the driver uses it (the edge implements it on its media
+/// plane). Calls may block briefly; the driver makes them off its event loop.
+pub trait CallMedia: Send + Sync + 'static {
+    /// Opens C's legs for the streams of `call`, E having allocated `e` (one per stream, its
+    /// multiplexed traversal pair at `e_traversal`): per stream, C's inside RTP port and our
+    /// outside key (`<suite> <key-params>`, `None` on a plain outside leg).
+    fn open(
+        &self,
+        call: u64,
+        e_traversal: IpAddr,
+        e: &[StreamAllocation],
+        streams: &[StreamOpen],
+    ) -> Result<Vec<(u16, Option<String>)>, String>;
+    /// Changes a stream's legs (the outside party's key, the inside party's address).
+    fn update(&self, call: u64, update: &StreamUpdate) -> Result<(), String>;
+    /// Releases C's legs of `call` (nothing when it has none).
+    fn close(&self, call: u64);
+    /// Calls whose media has been quiet for the relay's inactivity timeout (each reported
+    /// once).
+    fn inactive_calls(&self) -> Vec<u64>;
 }
 
 /// What the admin API shows of C's SIP side.
@@ -76,6 +104,14 @@ pub struct CSnapshot {
     pub call_control_peers: Vec<CallControlPeer>,
     /// Whether the TCP connection to call control is up (UDP: always `true`).
     pub call_control_connected: bool,
+    /// The calls' counters (`None`: C carries no calls).
+    pub call_stats: Option<CallStats>,
+    /// Calls going on (the first 500).
+    pub calls: Vec<CallRecord>,
+    /// Calls going on, all of them.
+    pub active_calls: usize,
+    /// Ended calls, newest first.
+    pub call_history: Vec<CallRecord>,
 }
 
 enum Event {
@@ -106,6 +142,12 @@ enum Event {
         msg: control::Message,
     },
     ControlGone(u64),
+    MediaOpened {
+        call: u64,
+        result: Result<OpenedMedia, String>,
+    },
+    /// E allocated a call C could not open: release it at E.
+    ReleaseAtE(u64),
 }
 
 /// A request C sends on the control stream.
@@ -261,6 +303,7 @@ pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
         control: None,
         control_pending: HashMap::new(),
         control_next: 1,
+        media: config.media,
     };
     let core_task = tokio::spawn(core.run(events));
     Ok(CHandle {
@@ -376,6 +419,7 @@ struct Core {
     control: Option<(u64, mpsc::UnboundedSender<Vec<u8>>)>,
     control_pending: HashMap<u32, oneshot::Sender<Result<control::Message, String>>>,
     control_next: u32,
+    media: Option<Arc<dyn CallMedia>>,
 }
 
 /// The RFC 3261 transactions of the UDP leg with call control: requests C sends are
@@ -440,7 +484,15 @@ impl Core {
                     self.act(&mut out);
                 }
                 _ = tick.tick() => {
-                    self.proxy.expire(Instant::now());
+                    let now = Instant::now();
+                    self.proxy.expire(now);
+                    if let Some(media) = self.media.clone() {
+                        for call in media.inactive_calls() {
+                            self.proxy.media_inactive(call, now, &mut out);
+                        }
+                    }
+                    self.proxy.drain_calls(&mut out);
+                    self.act(&mut out);
                     // A link that is up without a SIP stream (the stream failed): open again.
                     if self.sip_stream.is_none() && self.link.borrow().state == LinkPhase::Up {
                         self.open_sip_stream().await;
@@ -580,24 +632,16 @@ impl Core {
                 );
                 self.cc_queue.clear();
             }
-            Event::Control(kind, reply) => {
-                let Some((_, tx)) = &self.control else {
-                    let _ = reply.send(Err("no traversal link to E".to_owned()));
-                    return;
-                };
-                let id = self.control_next;
-                self.control_next = self.control_next.wrapping_add(1).max(1);
-                let msg = match kind {
-                    ControlKind::Allocate { call, streams } => {
-                        control::Message::Allocate { id, call, streams }
-                    }
-                    ControlKind::Release { call } => control::Message::Release { id, call },
-                };
-                if tx.send(msg.to_bytes()).is_err() {
-                    let _ = reply.send(Err("the control stream to E is closed".to_owned()));
-                    return;
+            Event::Control(kind, reply) => self.send_control(kind, reply),
+            Event::MediaOpened { call, result } => {
+                if let Err(why) = &result {
+                    eprintln!("c: call {call}: media not opened: {why}");
                 }
-                self.control_pending.insert(id, reply);
+                self.proxy.media_opened(call, result, now, out);
+            }
+            Event::ReleaseAtE(call) => {
+                let (tx, _) = oneshot::channel();
+                self.send_control(ControlKind::Release { call }, tx);
             }
             Event::ControlAnswer { generation, msg } => {
                 if self.control.as_ref().is_some_and(|(g, _)| *g == generation) {
@@ -631,6 +675,18 @@ impl Core {
                     call_control_connected: self.call_control[self.cc_index].transport
                         == CallControlTransport::Udp
                         || self.cc_conn.is_some(),
+                    call_stats: self.proxy.calls().map(|c| c.stats().clone()),
+                    calls: self
+                        .proxy
+                        .calls()
+                        .map(|c| c.current(now).into_iter().take(500).collect())
+                        .unwrap_or_default(),
+                    active_calls: self.proxy.calls().map_or(0, |c| c.active()),
+                    call_history: self
+                        .proxy
+                        .calls()
+                        .map(|c| c.history().cloned().collect())
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -645,6 +701,7 @@ impl Core {
                     }
                 }
                 CAction::ToCallControl(bytes) => self.send_to_call_control(bytes),
+                CAction::Call(a) => self.call_action(a),
                 CAction::ToInside { hop, bytes } => match hop {
                     InsideHop::Stream(id) => {
                         if let Some(tx) = self.conns.get(&id) {
@@ -653,6 +710,87 @@ impl Core {
                     }
                     InsideHop::Datagram(to) => self.answer_datagram(to, bytes),
                 },
+            }
+        }
+    }
+
+    /// Sends a control request to E; `reply` gets E's answer.
+    fn send_control(
+        &mut self,
+        kind: ControlKind,
+        reply: oneshot::Sender<Result<control::Message, String>>,
+    ) {
+        let Some((_, tx)) = &self.control else {
+            let _ = reply.send(Err("no traversal link to E".to_owned()));
+            return;
+        };
+        let id = self.control_next;
+        self.control_next = self.control_next.wrapping_add(1).max(1);
+        let msg = match kind {
+            ControlKind::Allocate { call, streams } => {
+                control::Message::Allocate { id, call, streams }
+            }
+            ControlKind::Release { call } => control::Message::Release { id, call },
+        };
+        if tx.send(msg.to_bytes()).is_err() {
+            let _ = reply.send(Err("the control stream to E is closed".to_owned()));
+            return;
+        }
+        self.control_pending.insert(id, reply);
+    }
+
+    /// Media work for a call: E over the control stream, C's relay off the event loop.
+    fn call_action(&mut self, action: CallAction) {
+        let events = self.events_tx.clone();
+        match action {
+            CallAction::Open { call, streams } => {
+                let fail = |why: &str| {
+                    let _ = events.send(Event::MediaOpened {
+                        call,
+                        result: Err(why.to_owned()),
+                    });
+                };
+                let Some(media) = self.media.clone() else {
+                    fail("C has no media plane");
+                    return;
+                };
+                let e_ip = self
+                    .link
+                    .borrow()
+                    .peer
+                    .as_deref()
+                    .and_then(|p| p.parse::<SocketAddr>().ok())
+                    .map(|a| a.ip());
+                let Some(e_ip) = e_ip else {
+                    fail("no traversal link to E");
+                    return;
+                };
+                let Ok(n) = u8::try_from(streams.len()) else {
+                    fail("too many streams");
+                    return;
+                };
+                let (tx, rx) = oneshot::channel();
+                self.send_control(ControlKind::Allocate { call, streams: n }, tx);
+                tokio::spawn(async move {
+                    let result = open_call(media, call, e_ip, streams, rx, &events).await;
+                    let _ = events.send(Event::MediaOpened { call, result });
+                });
+            }
+            CallAction::Update { call, update } => {
+                if let Some(media) = self.media.clone() {
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = media.update(call, &update) {
+                            eprintln!("c: call {call}: media update: {e}");
+                        }
+                    });
+                }
+            }
+            CallAction::Close { call } => {
+                if let Some(media) = self.media.clone() {
+                    tokio::task::spawn_blocking(move || media.close(call));
+                }
+                let (tx, _) = oneshot::channel();
+                self.send_control(ControlKind::Release { call }, tx);
             }
         }
     }
@@ -840,6 +978,55 @@ impl Core {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Opens a call's media: E's answer to the Allocate, then C's legs.
+async fn open_call(
+    media: Arc<dyn CallMedia>,
+    call: u64,
+    e_ip: IpAddr,
+    streams: Vec<StreamOpen>,
+    answer: oneshot::Receiver<Result<control::Message, String>>,
+    events: &mpsc::UnboundedSender<Event>,
+) -> Result<OpenedMedia, String> {
+    let (address, alloc) = match answer.await {
+        Ok(Ok(control::Message::Allocated {
+            address, streams, ..
+        })) => (address, streams),
+        Ok(Ok(control::Message::Refused { code, .. })) => {
+            return Err(format!("E refused the media: {code:?}"))
+        }
+        Ok(Ok(other)) => return Err(format!("E answered {other:?}")),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err("C's driver stopped".to_owned()),
+    };
+    if alloc.len() != streams.len() {
+        let _ = events.send(Event::ReleaseAtE(call));
+        return Err("E allocated a different number of streams".to_owned());
+    }
+    let e = alloc.clone();
+    let opened = tokio::task::spawn_blocking(move || media.open(call, e_ip, &e, &streams))
+        .await
+        .map_err(|e| format!("media open: {e}"))
+        .and_then(|r| r);
+    match opened {
+        Ok(local) => Ok(OpenedMedia {
+            outside_address: address,
+            streams: alloc
+                .iter()
+                .zip(local)
+                .map(|(a, (inside_port, our_crypto))| OpenedStream {
+                    outside_port: a.client_port,
+                    inside_port,
+                    our_crypto,
+                })
+                .collect(),
+        }),
+        Err(e) => {
+            let _ = events.send(Event::ReleaseAtE(call));
+            Err(e)
         }
     }
 }

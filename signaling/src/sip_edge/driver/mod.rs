@@ -26,7 +26,9 @@ use std::sync::Arc;
 
 use rustls::ServerConfig;
 
-pub use c::{start_c, CDriverConfig, CHandle, CSnapshot, CallControlPeer, CallControlTransport};
+pub use c::{
+    start_c, CDriverConfig, CHandle, CSnapshot, CallControlPeer, CallControlTransport, CallMedia,
+};
 pub use e::{start_e, EDriverConfig, EHandle, ESnapshot};
 
 use crate::traversal::driver::TlsIdentity;

@@ -1,0 +1,281 @@
+//! C's media for calls: per stream, two legs on C's media plane joined in the relay.
+//!
+//! - the **outside leg** talks to E: it sends to E's multiplexed traversal pair (E's address on
+//!   the traversal link, the pair and multiplex id E allocated), every datagram framed with that
+//!   id, and accepts only what comes from there. It terminates SRTP: packets from the client are
+//!   unprotected with the client's key (its `a=crypto`), packets to the client protected with
+//!   ours, one fresh key per stream and call.
+//! - the **inside leg** talks to the inside party in plain RTP: it sends where that party's SDP
+//!   says and latches to the first packet from it until then.
+//!
+//! A call whose legs all went quiet (the plane's inactivity events, checked against the legs'
+//! counters) is reported once to the driver, which ends it.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use media::relay::engine::{Event, LatchPolicy, LegConfig};
+use media::runtime::{LegPorts, LegRef, LegRequest, MediaPlane};
+use media::sdes::CryptoAttribute;
+use media::srtp::{Context, MasterKey, Policy, Suite};
+use signaling::sip_edge::calls::{StreamOpen, StreamUpdate};
+use signaling::sip_edge::driver::CallMedia;
+use signaling::traversal::control::StreamAllocation;
+
+/// One stream's legs and our key on the outside.
+struct StreamLegs {
+    /// The outside leg (side A of the plane's call; the inside leg is its peer).
+    outside: LegRef,
+    /// Our sending key, to build the outbound context again when the inbound one changes.
+    ours: Option<CryptoAttribute>,
+}
+
+#[derive(Default)]
+struct State {
+    calls: HashMap<u64, Vec<StreamLegs>>,
+    /// Plane call (leg's call number) → our call.
+    by_plane_call: HashMap<u64, u64>,
+    /// Calls one of whose legs reported inactivity, with when.
+    quiet: HashMap<u64, Instant>,
+    reported: HashSet<u64>,
+}
+
+/// C's media plane behind the SIP driver.
+pub(crate) struct CMedia {
+    plane: Arc<MediaPlane>,
+    state: Arc<Mutex<State>>,
+    inactivity: Duration,
+}
+
+/// Whether C's relay can use an `a=crypto` value: a suite it implements, key parameters and
+/// session parameters it accepts (the SDES parser and policy decide).
+pub(crate) fn accept_crypto(value: &str) -> bool {
+    value
+        .parse::<CryptoAttribute>()
+        .ok()
+        .is_some_and(|a| a.context(Policy::new(a.suite)).is_ok())
+}
+
+fn context_of(value: &str) -> Result<Context, String> {
+    let a: CryptoAttribute = value
+        .parse()
+        .map_err(|e| format!("a=crypto {value:?}: {e}"))?;
+    a.context(Policy::new(a.suite))
+        .map_err(|e| format!("a=crypto: {e}"))
+}
+
+/// `<suite> <key-params>`: an attribute without its tag.
+fn untagged(a: &CryptoAttribute) -> String {
+    let s = a.to_string();
+    match s.split_once(' ') {
+        Some((_, rest)) => rest.to_owned(),
+        None => s,
+    }
+}
+
+impl CMedia {
+    pub(crate) fn new(plane: MediaPlane, inactivity: Duration) -> Self {
+        let plane = Arc::new(plane);
+        let state = Arc::new(Mutex::new(State::default()));
+        let (p, s) = (Arc::downgrade(&plane), Arc::downgrade(&state));
+        std::thread::Builder::new()
+            .name("c-media-events".into())
+            .spawn(move || loop {
+                let Some(plane) = p.upgrade() else { return };
+                let ev = plane.next_event(Duration::from_millis(500));
+                drop(plane);
+                let Some(ev) = ev else { continue };
+                let Some(state) = s.upgrade() else { return };
+                if let Event::Inactive { .. } = ev.event {
+                    if let Ok(mut st) = state.lock() {
+                        if let Some(&call) = st.by_plane_call.get(&ev.leg.call()) {
+                            st.quiet.entry(call).or_insert_with(Instant::now);
+                        }
+                    }
+                }
+            })
+            .ok();
+        Self {
+            plane,
+            state,
+            inactivity,
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, String> {
+        self.state
+            .lock()
+            .map_err(|_| "C's media state is poisoned".to_owned())
+    }
+
+    fn release_streams(&self, streams: &[StreamLegs]) {
+        for s in streams {
+            let _ = self.plane.release(s.outside);
+        }
+    }
+}
+
+impl CallMedia for CMedia {
+    fn open(
+        &self,
+        call: u64,
+        e_traversal: IpAddr,
+        e: &[StreamAllocation],
+        streams: &[StreamOpen],
+    ) -> Result<Vec<(u16, Option<String>)>, String> {
+        if self.lock()?.calls.contains_key(&call) {
+            return Err(format!("call {call} is open already"));
+        }
+        let mut made: Vec<StreamLegs> = Vec::new();
+        let mut out = Vec::new();
+        for (s, a) in streams.iter().zip(e) {
+            let result = (|| {
+                let ours = match &s.suite {
+                    Some(name) => {
+                        let suite = Suite::from_sdes_name(name)
+                            .ok_or_else(|| format!("unknown SRTP suite {name}"))?;
+                        let key = MasterKey::random(suite).map_err(|e| e.to_string())?;
+                        Some(CryptoAttribute::new(1, key, None))
+                    }
+                    None => None,
+                };
+                let srtp_out = match &ours {
+                    Some(a) => Some(a.context(Policy::new(a.suite)).map_err(|e| e.to_string())?),
+                    None => None,
+                };
+                let srtp_in = s.peer_crypto.as_deref().map(context_of).transpose()?;
+                let mux = SocketAddr::new(e_traversal, a.mux_pair);
+                let outside = LegRequest {
+                    ports: LegPorts::Allocate { rtcp_mux: false },
+                    leg: LegConfig {
+                        mux_id: Some(a.mux_id),
+                        signalled_rtp: Some(mux),
+                        signalled_rtcp: Some(SocketAddr::new(
+                            e_traversal,
+                            a.mux_pair.saturating_add(1),
+                        )),
+                        latch: LatchPolicy::Fixed,
+                        srtp_in,
+                        srtp_out,
+                        ..LegConfig::plain(0, None)
+                    },
+                };
+                let mut inside_leg = LegConfig::plain(0, s.inside_remote.map(|r| r.0));
+                inside_leg.signalled_rtcp = s.inside_remote.map(|r| r.1);
+                let inside = LegRequest {
+                    ports: LegPorts::Allocate { rtcp_mux: false },
+                    leg: inside_leg,
+                };
+                let legs = self
+                    .plane
+                    .allocate(outside, inside)
+                    .map_err(|e| format!("C's relay: {e}"))?;
+                let [o, i] = legs.legs;
+                Ok::<_, String>((o.leg, i.rtp_port, ours))
+            })();
+            match result {
+                Ok((outside, inside_port, ours)) => {
+                    out.push((inside_port, ours.as_ref().map(untagged)));
+                    made.push(StreamLegs { outside, ours });
+                }
+                Err(e) => {
+                    self.release_streams(&made);
+                    return Err(e);
+                }
+            }
+        }
+        let mut st = self.lock()?;
+        for s in &made {
+            st.by_plane_call.insert(s.outside.call(), call);
+        }
+        st.calls.insert(call, made);
+        Ok(out)
+    }
+
+    fn update(&self, call: u64, update: &StreamUpdate) -> Result<(), String> {
+        let (leg, ours) = {
+            let st = self.lock()?;
+            let s = st
+                .calls
+                .get(&call)
+                .and_then(|c| c.get(update.stream))
+                .ok_or_else(|| format!("no stream {} in call {call}", update.stream))?;
+            (s.outside, s.ours.clone())
+        };
+        if let Some((rtp, rtcp)) = update.inside_remote {
+            self.plane
+                .update_remote(leg.peer(), Some(rtp), Some(rtcp))
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(k) = &update.peer_crypto {
+            let srtp_in = context_of(k)?;
+            // The outbound context is built again from our key (same key, same stream): the
+            // relay replaces both at once.
+            let srtp_out = match &ours {
+                Some(a) => Some(a.context(Policy::new(a.suite)).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            self.plane
+                .update_keys(leg, Some(srtp_in), srtp_out)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn close(&self, call: u64) {
+        let streams = match self.state.lock() {
+            Ok(mut st) => {
+                st.quiet.remove(&call);
+                st.reported.remove(&call);
+                let s = st.calls.remove(&call).unwrap_or_default();
+                for l in &s {
+                    st.by_plane_call.remove(&l.outside.call());
+                }
+                s
+            }
+            Err(_) => return,
+        };
+        self.release_streams(&streams);
+    }
+
+    fn inactive_calls(&self) -> Vec<u64> {
+        let candidates: Vec<(u64, Vec<LegRef>)> = match self.state.lock() {
+            Ok(st) => st
+                .quiet
+                .keys()
+                .filter(|c| !st.reported.contains(c))
+                .filter_map(|c| {
+                    st.calls
+                        .get(c)
+                        .map(|s| (*c, s.iter().map(|l| l.outside).collect()))
+                })
+                .collect(),
+            Err(_) => return Vec::new(),
+        };
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for (call, legs) in candidates {
+            // Quiet when no leg of any stream received anything for the timeout.
+            let quiet = legs.iter().all(|l| {
+                [*l, l.peer()].iter().all(|leg| {
+                    self.plane.stats(*leg).is_ok_and(|s| {
+                        s.received
+                            .last_packet
+                            .is_none_or(|t| now.saturating_duration_since(t) >= self.inactivity)
+                    })
+                })
+            });
+            if let Ok(mut st) = self.state.lock() {
+                if quiet {
+                    st.reported.insert(call);
+                    out.push(call);
+                } else {
+                    st.quiet.remove(&call);
+                }
+            }
+        }
+        out
+    }
+}

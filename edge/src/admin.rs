@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
+use signaling::sip_edge::calls::CallRecord;
 use signaling::sip_edge::driver::{CHandle, CSnapshot, EHandle, ESnapshot};
+use signaling::traversal::control::MediaUsage;
 use signaling::traversal::status::{Failure, LinkCounters, LinkStatus, ListenerStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -181,6 +183,16 @@ fn c_json(s: &CSnapshot) -> Value {
             "expires_in_s": b.expires_at.saturating_duration_since(now).as_secs(),
         })).collect::<Vec<_>>(),
         "counters": metrics_map(&counters),
+        "calls": {
+            "active": s.active_calls,
+            "current": s.calls.iter().map(call_json).collect::<Vec<_>>(),
+            "history": s.call_history.iter().map(call_json).collect::<Vec<_>>(),
+            "counters": s.call_stats.as_ref().map(|c| {
+                let mut t = String::new();
+                c.metrics(s.active_calls, &mut t);
+                metrics_map(&t)
+            }),
+        },
     })
 }
 
@@ -202,14 +214,41 @@ async fn status_json(roles: &Roles) -> Value {
             Some(s) => e_json(&s),
             None => json!({"error": "E's SIP driver stopped"}),
         };
+        v["e"]["media"] = usage_json(e.media_usage());
     }
     if let Some(c) = &roles.c {
         v["c"] = match c.snapshot().await {
             Some(s) => c_json(&s),
             None => json!({"error": "C's SIP driver stopped"}),
         };
+        v["c"]["media"] = usage_json(c.media_usage());
     }
     v
+}
+
+fn usage_json(u: Option<MediaUsage>) -> Value {
+    match u {
+        Some(u) => json!({"calls": u.calls, "legs": u.legs, "ports_in_use": u.ports_in_use}),
+        None => Value::Null,
+    }
+}
+
+fn call_json(r: &CallRecord) -> Value {
+    json!({
+        "id": r.id,
+        "call_id": r.call_id,
+        "from": r.from,
+        "to": r.to,
+        "caller": r.origin.as_str(),
+        "state": r.state.as_str(),
+        "duration_s": r.duration.as_secs_f64(),
+        "talk_s": r.talk_time.map(|t| t.as_secs_f64()),
+        "media": if r.video { "audio+video" } else { "audio" },
+        "streams": r.streams,
+        // As Expressway counts them: C's B2BUA has its two legs and the traversal leg.
+        "components": 3,
+        "ended": r.ended,
+    })
 }
 
 async fn metrics_text(roles: &Roles) -> String {
@@ -237,6 +276,9 @@ async fn metrics_text(roles: &Roles) -> String {
         if let Some(s) = c.snapshot().await {
             s.stats.metrics(&mut out);
             out.push_str(&format!("portico_c_sip_bindings {}\n", s.binding_count));
+            if let Some(c) = &s.call_stats {
+                c.metrics(s.active_calls, &mut out);
+            }
             out.push_str(&format!(
                 "portico_traversal_link_up {}\n",
                 u8::from(s.link.state == signaling::traversal::status::LinkPhase::Up)

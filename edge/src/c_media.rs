@@ -22,7 +22,7 @@ use media::sdes::CryptoAttribute;
 use media::srtp::{Context, MasterKey, Policy, Suite};
 use signaling::sip_edge::calls::{StreamOpen, StreamUpdate};
 use signaling::sip_edge::driver::CallMedia;
-use signaling::traversal::control::StreamAllocation;
+use signaling::traversal::control::{MediaUsage, StreamAllocation};
 
 /// One stream's legs and our key on the outside.
 struct StreamLegs {
@@ -238,6 +238,15 @@ impl CallMedia for CMedia {
             Err(_) => return,
         };
         self.release_streams(&streams);
+    }
+
+    fn usage(&self) -> MediaUsage {
+        let st = self.plane.plane_stats();
+        MediaUsage {
+            calls: self.state.lock().map_or(0, |s| s.calls.len()),
+            legs: st.calls * 2,
+            ports_in_use: st.ports_in_use,
+        }
     }
 
     fn inactive_calls(&self) -> Vec<u64> {

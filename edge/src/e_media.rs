@@ -12,7 +12,7 @@ use std::time::Duration;
 use media::relay::engine::LegConfig;
 use media::relay::port_alloc::AllocError;
 use media::runtime::{LegPorts, LegRef, LegRequest, MediaPlane, PlaneError};
-use signaling::traversal::control::{MediaAllocator, RefusalCode, StreamAllocation};
+use signaling::traversal::control::{MediaAllocator, MediaUsage, RefusalCode, StreamAllocation};
 
 use crate::xdp::Xdp;
 
@@ -103,6 +103,15 @@ impl MediaAllocator for EMedia {
         }
         calls.insert(call, legs);
         Ok((self.address, out))
+    }
+
+    fn usage(&self) -> MediaUsage {
+        let st = self.plane.plane_stats();
+        MediaUsage {
+            calls: self.calls.lock().map_or(0, |c| c.len()),
+            legs: st.calls * 2,
+            ports_in_use: st.ports_in_use,
+        }
     }
 
     fn release(&self, call: u64) -> Result<(), RefusalCode> {

@@ -366,6 +366,22 @@ pub trait MediaAllocator: Send + Sync {
 
     /// Frees the streams of `call`.
     fn release(&self, call: u64) -> Result<(), RefusalCode>;
+
+    /// What is allocated now (for status pages and leak checks).
+    fn usage(&self) -> MediaUsage {
+        MediaUsage::default()
+    }
+}
+
+/// What a media plane holds now: calls, and the ports they take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MediaUsage {
+    /// Calls with media allocated.
+    pub calls: usize,
+    /// Legs (two per stream) in the plane.
+    pub legs: usize,
+    /// Port pairs of the media range in use.
+    pub ports_in_use: usize,
 }
 
 /// E's answer to one message from C; `None` for a message C must not send (a response).

@@ -19,7 +19,7 @@ use crate::sip_edge::calls::{
 };
 use crate::sip_edge::envelope::OwnedEnvelope;
 use crate::traversal::control;
-use crate::traversal::control::StreamAllocation;
+use crate::traversal::control::{MediaUsage, StreamAllocation};
 use crate::traversal::driver::{Dialer, DialerConfig, Stream};
 use crate::traversal::frame::StreamKind;
 use crate::traversal::status::{LinkPhase, LinkStatus};
@@ -81,6 +81,8 @@ pub trait CallMedia: Send + Sync + 'static {
     /// Calls whose media has been quiet for the relay's inactivity timeout (each reported
     /// once).
     fn inactive_calls(&self) -> Vec<u64>;
+    /// What C's media plane holds now.
+    fn usage(&self) -> MediaUsage;
 }
 
 /// What the admin API shows of C's SIP side.
@@ -162,6 +164,7 @@ pub struct CHandle {
     events: mpsc::UnboundedSender<Event>,
     counters: Arc<TransportCounters>,
     listen: SocketAddr,
+    media: Option<Arc<dyn CallMedia>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -216,6 +219,11 @@ impl CHandle {
     /// The connection counters of the inside listener.
     pub fn counters(&self) -> &TransportCounters {
         &self.counters
+    }
+
+    /// What C's media plane holds now (`None`: C has none).
+    pub fn media_usage(&self) -> Option<MediaUsage> {
+        self.media.as_ref().map(|m| m.usage())
     }
 
     /// Where call control reaches C.
@@ -281,6 +289,7 @@ pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
         conn_ids.clone(),
         events_tx.clone(),
     ));
+    let media = config.media.clone();
     let core = Core {
         proxy: CProxy::new(config.proxy),
         link: dialer.status(),
@@ -310,6 +319,7 @@ pub async fn start_c(config: CDriverConfig) -> Result<CHandle, StartError> {
         events: events_tx,
         counters,
         listen,
+        media,
         tasks: vec![udp_task, tcp_task, core_task],
     })
 }

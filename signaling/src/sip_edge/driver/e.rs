@@ -96,6 +96,7 @@ pub struct EHandle {
     counters: Arc<TransportCounters>,
     sip_tls: SocketAddr,
     traversal: SocketAddr,
+    media: Option<Arc<dyn MediaAllocator>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -119,6 +120,11 @@ impl std::fmt::Debug for EHandle {
 }
 
 impl EHandle {
+    /// What E's media plane holds now (`None`: E carries no media).
+    pub fn media_usage(&self) -> Option<crate::traversal::control::MediaUsage> {
+        self.media.as_ref().map(|m| m.usage())
+    }
+
     /// A snapshot for the admin API (`None` once the driver stopped).
     pub async fn snapshot(&self) -> Option<ESnapshot> {
         let (tx, rx) = oneshot::channel();
@@ -179,6 +185,7 @@ pub async fn start_e(config: EDriverConfig) -> Result<EHandle, StartError> {
         flows_open,
         events_tx.clone(),
     ));
+    let media = config.media.clone();
     let accept_links = tokio::spawn(accept_links(listener, events_tx.clone(), config.media));
     let core = Core {
         proxy: EProxy::new(config.proxy),
@@ -194,6 +201,7 @@ pub async fn start_e(config: EDriverConfig) -> Result<EHandle, StartError> {
         counters,
         sip_tls,
         traversal,
+        media,
         tasks: vec![accept_clients, accept_links, core_task],
     })
 }

@@ -9,11 +9,15 @@
 //! - `relay_gso.rs`: UDP GSO/GRO on a multiplexed traversal pair over veth, and the fallback.
 //! - `xdp_netns.rs`: the XDP program attached in front of a two-worker plane: steering to the
 //!   owning worker's CPU, drops at the driver, detaching at run time.
+//! - `clients_kamailio.rs`, `clients_calls.rs`, `mra_register.rs`: real SIP clients (baresip,
+//!   linphonec) in the lab, registering, messaging and calling with audio checked end to end.
 //!
-//! The library holds what those tests share: [`netns`], the network-namespace lab, and
-//! [`backends`].
+//! The library holds what those tests share: [`netns`], the network-namespace lab; [`clients`],
+//! the real clients, the lab's Kamailio and packet captures; [`audio`], tones as WAV files and
+//! their detection; and [`backends`].
 #![forbid(unsafe_code)]
 
+pub mod audio;
 pub mod clients;
 pub mod netns;
 

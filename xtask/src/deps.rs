@@ -92,6 +92,11 @@ const LINPHONE: Package = Package {
     name: "linphone-cli",
     why: "linphonec, the second SIP client implementation of the tests",
 };
+const TSHARK: Package = Package {
+    name: "tshark",
+    why:
+        "dumpcap and tshark: packet captures of the tests' calls (SDP seen, media in clear or not)",
+};
 
 /// What `cargo xtask demo` needs (the lab's packages come with `lab up`).
 pub(crate) const DEMO: &[Package] = &[GCC, CLANG, LIBBPF_DEV, LINUX_LIBC_DEV, BARESIP];
@@ -115,6 +120,7 @@ pub(crate) const TEST: &[Package] = &[
     PYTHON3,
     BARESIP,
     LINPHONE,
+    TSHARK,
 ];
 /// What `cargo xtask bench relay` needs.
 pub(crate) const BENCH_RELAY: &[Package] =

@@ -1,11 +1,15 @@
-//! linphonec 5.1 as a SIP client: its configuration file, its stdin commands, its core log.
-//! What it needs and why: the [module docs](super).
+//! linphonec 5.1 as a SIP client: its configuration file, its stdin commands, its core log,
+//! calls (call, answer, terminate) with WAV files as its sound card. What it needs and why: the
+//! [module docs](super).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use super::process::{poll, tail, Proc, ScratchDir};
-use super::{ClientConfig, ReceivedMessage, SipClient, Transport};
+use super::process::{lock, poll, tail, Proc, ScratchDir};
+use super::{ClientConfig, MediaEncryption, ReceivedMessage, SipClient, Transport};
+use crate::audio::wav_complete;
 
 /// The core log line of every successful REGISTER transaction (first or refresh).
 const REGISTER_OK: &str = "Register refresher [200]";
@@ -16,12 +20,63 @@ const UNREGISTERED: &str = "to [LinphoneRegistrationCleared]";
 /// What stdout says of an incoming MESSAGE.
 const MESSAGE_RECEIVED: &str = "Message received from ";
 
+/// Where it records the audio of its calls, in its directory.
+const RECEIVED_WAV: &str = "received.wav";
+
+/// What linphonec prints (stdout) of a call, for [`Linphone::wait_call`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinphoneCallEvent {
+    /// `Receiving new incoming call from <sip:…>, assigned id N`.
+    Incoming,
+    /// `Call N to <sip:…> ringing.`
+    Ringing,
+    /// `Call N with <sip:…> connected.`: answered (by either side).
+    Connected,
+    /// `Media streams established with <sip:…> for call N (audio).`: after the answer and after
+    /// each re-INVITE.
+    StreamsRunning,
+    /// `Call N has been paused by <sip:…>.`: the peer put it on hold.
+    PausedByRemote,
+    /// `Call N with <sip:…> ended (reason).`
+    Ended,
+    /// `Call N with <sip:…> error.`: failed (a 4xx–6xx, SRTP refused, …).
+    Error,
+}
+
+impl LinphoneCallEvent {
+    /// Whether linphonec's output line `line` reports this.
+    fn matches(self, line: &str) -> bool {
+        let (start, end) = match self {
+            LinphoneCallEvent::Incoming => ("Receiving new incoming call from ", ""),
+            LinphoneCallEvent::Ringing => ("Call ", " ringing."),
+            LinphoneCallEvent::Connected => ("Call ", " connected."),
+            LinphoneCallEvent::StreamsRunning => ("Media streams established with ", ""),
+            LinphoneCallEvent::PausedByRemote => ("Call ", ""),
+            LinphoneCallEvent::Ended => ("Call ", ")."),
+            LinphoneCallEvent::Error => ("Call ", " error."),
+        };
+        // After a `linphonec> ` prompt, maybe.
+        let Some(at) = line.find(start) else {
+            return false;
+        };
+        let rest = &line[at..];
+        rest.ends_with(end)
+            && match self {
+                LinphoneCallEvent::PausedByRemote => rest.contains(" has been paused by "),
+                LinphoneCallEvent::Ended => rest.contains(" ended ("),
+                _ => true,
+            }
+    }
+}
+
 /// A running linphonec with one account. See the [module docs](super).
 #[derive(Debug)]
 pub struct Linphone {
     config: ClientConfig,
     proc: Proc,
     core_log: PathBuf,
+    /// How many lines of each kind [`Linphone::wait_call`] has returned.
+    taken: Mutex<HashMap<LinphoneCallEvent, usize>>,
     dir: ScratchDir,
 }
 
@@ -46,6 +101,10 @@ fn rc_file(config: &ClientConfig, dir: &Path) -> String {
         Some(t) => (1, format!("root_ca={}\n", t.ca_file.display())),
         None => (0, String::new()),
     };
+    let srtp = match config.media_encryption {
+        MediaEncryption::None => "media_encryption=none\nmedia_encryption_mandatory=0\n",
+        MediaEncryption::SrtpMandatory => "media_encryption=srtp\nmedia_encryption_mandatory=1\n",
+    };
     format!(
         "# written by tests::clients::Linphone for {aor}\n\
          [sip]\n\
@@ -60,6 +119,10 @@ fn rc_file(config: &ClientConfig, dir: &Path) -> String {
          verify_server_certs={verify}\n\
          verify_server_cn={verify}\n\
          {root_ca}\
+         {srtp}\
+         \n\
+         [rtp]\n\
+         audio_rtp_port=30000-39999\n\
          \n\
          [sound]\n\
          echocancellation=0\n\
@@ -125,7 +188,7 @@ impl Linphone {
         std::fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;
         let rc = dir.write("linphonerc", &rc_file(&config, dir.path()))?;
         let core_log = dir.path().join("core.log");
-        let args = vec![
+        let mut args = vec![
             "--pipe".to_string(),
             "-c".to_string(),
             rc.display().to_string(),
@@ -134,6 +197,9 @@ impl Linphone {
             "-l".to_string(),
             core_log.display().to_string(),
         ];
+        if config.auto_answer {
+            args.push("-a".to_string());
+        }
         let proc = Proc::spawn(
             &format!("linphonec {}", config.user),
             &config.namespace,
@@ -142,12 +208,133 @@ impl Linphone {
             &[("HOME", &home)],
             &dir.path().join("console.log"),
         )?;
-        Ok(Linphone {
+        let client = Linphone {
             config,
             proc,
             core_log,
+            taken: Mutex::new(HashMap::new()),
             dir,
+        };
+        // No sound card here: WAV files instead, for every call from now on.
+        client.command("soundcard use files")?;
+        client.command(&format!("record {}", client.received_path().display()))?;
+        if let Some(wav) = &client.config.audio_in {
+            client.command(&format!("play {}", wav.display()))?;
+        }
+        Ok(client)
+    }
+
+    /// Calls `uri` (`call sip:alice@example.test`); see [`Linphone::wait_call`].
+    pub fn call(&self, uri: &str) -> Result<(), String> {
+        self.command(&format!("call {uri}"))
+    }
+
+    /// Answers the incoming call (`answer`; after [`LinphoneCallEvent::Incoming`]).
+    pub fn answer(&self) -> Result<(), String> {
+        self.command("answer")
+    }
+
+    /// Ends the current call (`terminate`).
+    pub fn terminate(&self) -> Result<(), String> {
+        self.command("terminate")
+    }
+
+    /// Waits for the next output line reporting `event` and returns it: the first such line the
+    /// first time, the second the next time, and so on. Waiting for another event fails at once
+    /// when an [`LinphoneCallEvent::Ended`] or [`LinphoneCallEvent::Error`] not returned yet is
+    /// there; it fails too when linphonec exits or `timeout` passes.
+    pub fn wait_call(&self, event: LinphoneCallEvent, timeout: Duration) -> Result<String, String> {
+        use LinphoneCallEvent::{Ended, Error};
+        let taken = |e: LinphoneCallEvent| lock(&self.taken).get(&e).copied().unwrap_or(0);
+        let n = taken(event);
+        let (ended, failed) = (taken(Ended), taken(Error));
+        let verdict = poll(timeout, Duration::from_millis(50), || {
+            let out = self.proc.output().text();
+            let nth = |e: LinphoneCallEvent, k: usize| {
+                out.lines()
+                    .filter(|l| e.matches(l))
+                    .nth(k)
+                    .map(str::to_string)
+            };
+            if let Some(line) = nth(event, n) {
+                return Some(Ok(line));
+            }
+            if event != Ended && event != Error {
+                if let Some(line) = nth(Ended, ended).or_else(|| nth(Error, failed)) {
+                    return Some(Err(format!("the call is over: {line}")));
+                }
+            }
+            self.proc.check_running().err().map(Err)
+        });
+        let why = match verdict {
+            Some(Ok(line)) => {
+                *lock(&self.taken).entry(event).or_insert(0) += 1;
+                if event == LinphoneCallEvent::StreamsRunning {
+                    // The file set before the call is not opened when its streams start (seen
+                    // with liblinphone 5.1.65): set it again now, which opens it at once.
+                    self.command(&format!("record {}", self.received_path().display()))?;
+                }
+                return Ok(line);
+            }
+            Some(Err(why)) => why,
+            None => format!("not seen in {timeout:?}"),
+        };
+        Err(format!(
+            "{}: waiting for {event:?} number {}: {why}\ncall lines of the core log:\n{}\n\
+             console ends:\n{}",
+            self.name(),
+            n + 1,
+            self.call_lines(),
+            tail(&self.log(), 30)
+        ))
+    }
+
+    /// Where it records what it receives in calls: `received.wav` in its directory.
+    pub fn received_path(&self) -> PathBuf {
+        self.dir.path().join(RECEIVED_WAV)
+    }
+
+    /// What it recorded of its calls ([`Linphone::received_path`]): 16-bit mono at the codec's
+    /// rate, from the moment [`Linphone::wait_call`] saw [`LinphoneCallEvent::StreamsRunning`]
+    /// (linphonec 5.1 records only when told during the call; the harness tells it then), later
+    /// calls appended. Complete once the call has ended (wait for [`LinphoneCallEvent::Ended`]
+    /// first).
+    pub fn received_audio(&self, timeout: Duration) -> Result<PathBuf, String> {
+        let path = self.received_path();
+        poll(timeout, Duration::from_millis(50), || {
+            wav_complete(&path).then_some(())
         })
+        .map(|()| path.clone())
+        .ok_or_else(|| {
+            format!(
+                "{}: {} is not a complete WAV file after {timeout:?} ({}); \
+                 call lines of the core log:\n{}",
+                self.name(),
+                path.display(),
+                std::fs::metadata(&path)
+                    .map_or_else(|e| e.to_string(), |m| format!("{} bytes", m.len())),
+                self.call_lines()
+            )
+        })
+    }
+
+    /// The core log lines about calls and their media, for failure messages.
+    fn call_lines(&self) -> String {
+        let keys = [
+            "LinphoneCall",
+            "MSFilePlayer",
+            "MSFileRec",
+            "srtp",
+            "SRTP",
+            "Cannot",
+            "error",
+        ];
+        let log = self.core_log();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| keys.iter().any(|k| l.contains(k)))
+            .collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// Writes a linphonec command (`status register`, `proxy list`, …) to its stdin; its answer
@@ -307,6 +494,56 @@ mod tests {
         assert!(rc.contains("sip_tcp_port=0\n"), "{rc}");
         assert!(rc.contains("root_ca=/ca.pem\n"), "{rc}");
         assert!(rc.contains("verify_server_cn=1\n"), "{rc}");
+    }
+
+    #[test]
+    fn call_lines() {
+        use LinphoneCallEvent::*;
+        let seen =
+            "linphonec> linphonec> Receiving new incoming call from sip:alice@example.test, \
+                    assigned id 1\n\
+                    Call 1 with sip:alice@example.test connected.\n\
+                    Media streams established with sip:alice@example.test for call 1 (audio).\n\
+                    linphonec> Call 1 with sip:alice@example.test ended (No error).\n\
+                    Call 2 to sip:alice@example.test ringing.\n\
+                    Call 2 has been paused by sip:alice@example.test.\n\
+                    Call 3 with sip:bob@example.test error.\n\
+                    Call 1 is fully encrypted and auth token is absent.\n";
+        let kinds: Vec<Vec<LinphoneCallEvent>> = seen
+            .lines()
+            .map(|l| {
+                [
+                    Incoming,
+                    Ringing,
+                    Connected,
+                    StreamsRunning,
+                    PausedByRemote,
+                    Ended,
+                    Error,
+                ]
+                .into_iter()
+                .filter(|e| e.matches(l))
+                .collect()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                vec![Incoming],
+                vec![Connected],
+                vec![StreamsRunning],
+                vec![Ended],
+                vec![Ringing],
+                vec![PausedByRemote],
+                vec![Error],
+                vec![],
+            ]
+        );
+        let rc = rc_file(&config().srtp_mandatory(), Path::new("/d"));
+        assert!(
+            rc.contains("media_encryption=srtp\nmedia_encryption_mandatory=1\n"),
+            "{rc}"
+        );
     }
 
     #[test]

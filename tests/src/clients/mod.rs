@@ -13,6 +13,14 @@
 //!   (`lab/clients/send-message.py`), answering Kamailio's digest challenge; its final status.
 //! - [`TestCa`] and [`TlsKamailio`]: a throwaway CA made with the `openssl` CLI and a second
 //!   Kamailio with TLS, to check client TLS settings without the edge.
+//! - Calls: [`Baresip::dial`], [`Baresip::answer`], [`Baresip::hold`], [`Baresip::resume`],
+//!   [`Baresip::hangup`] and [`Baresip::wait_event`]; [`Linphone::call`], [`Linphone::answer`],
+//!   [`Linphone::terminate`] and [`Linphone::wait_call`]. Each sends the WAV file of
+//!   [`ClientConfig::audio_in`] and records what it receives ([`Baresip::received_audio`],
+//!   [`Linphone::received_audio`]), for [`crate::audio`] to find the other side's tone in;
+//!   [`ClientConfig::srtp_mandatory`] for SDES-SRTP, [`ClientConfig::auto_answer`].
+//! - [`Capture`]: dumpcap on an interface of a namespace, then tshark on the [`CaptureFile`]: the
+//!   SDP seen ([`CaptureFile::sdp`]), and whether UDP payloads hold given bytes (a tone's PCMU).
 //!
 //! Everything needs root (namespaces); [`Lab::up_or_skip`] says `SKIPPED …` loudly on stderr
 //! and returns `None` without it. Errors are `String`s written to be read in a failed
@@ -43,8 +51,18 @@
 //!                                         # TCP and TLS listeners (TLS otherwise listens on +1)
 //! net_interface     198.18.2.100          # an address, not an interface name
 //! sip_cafile        /path/ca.pem          # TLS only; see "TLS" below
+//! audio_player      aubridge,portico-null # calls: see "Calls" below
+//! audio_alert       aubridge,portico-null
+//! audio_source      aufile,/path/tone.wav # or ausine,440 without ClientConfig::audio_in
+//! ausrc_srate       8000                  # aufile: the file's rate and channels, exactly
+//! ausrc_channels    1
+//! rtp_ports         20000-29999
+//! jitter_buffer_delay 0-0                 # no jitter buffer: decode packets as they come
+//! snd_path          DIR                   # sndfile: where the audio dumps go
 //! module            stdio.so              # the console: where incoming MESSAGEs are printed
-//! module_app        menu.so               # prints MESSAGEs, implements `uanew`
+//! module            g711.so               # PCMU/PCMA (the account offers PCMU only)
+//! module            ausine.so aufile.so aubridge.so sndfile.so srtp.so   # one line each
+//! module_app        menu.so               # prints MESSAGEs, implements `uanew`, the call commands
 //! module_app        ctrl_tcp.so
 //! ctrl_tcp_listen   127.0.0.1:PORT        # a free port in the client's namespace
 //! ```
@@ -54,7 +72,8 @@
 //!
 //! ```text
 //! <sip:alice@example.test;transport=tcp>;auth_user=alice;auth_pass=PW;
-//!     outbound="sip:198.18.2.20:5060;transport=tcp";regint=60;answermode=manual
+//!     outbound="sip:198.18.2.20:5060;transport=tcp";regint=60;answermode=manual;
+//!     audio_codecs=PCMU/8000/1[;mediaenc=srtp-mand]      # answermode=auto: auto_answer
 //! ```
 //!
 //! - ctrl_tcp speaks netstrings of JSON: commands `{"command":"uanew","params":"…","token":"1"}`
@@ -176,6 +195,61 @@
 //! - The registrar's `min_expires` is its default, 60 s (shorter expiries are raised to it), so
 //!   re-registration tests take about a minute.
 //!
+//! # Calls (checked against the lab's Kamailio: `tests/tests/clients_calls.rs`)
+//!
+//! Kamailio routes calls between its registered users as it is (`record_route`, `lookup`,
+//! `t_relay`, the NAT/alias handling for TCP): INVITE, re-INVITEs, ACK and BYE all go through it.
+//!
+//! ## baresip 1.0
+//!
+//! - Commands (ctrl_tcp, `menu`): `dial URI`, `accept`, `hangup`, `hold`, `resume` (the last
+//!   two exist only while a call does). Events (`class` `call`): `CALL_INCOMING` (answermode
+//!   manual only: with `answermode=auto` it answers at once and reports `CALL_ESTABLISHED`
+//!   alone), `CALL_RINGING`, `CALL_PROGRESS`, `CALL_ESTABLISHED`, `CALL_LOCAL_SDP` and
+//!   `CALL_REMOTE_SDP` (`param` `offer`/`answer`: one of each per INVITE or re-INVITE),
+//!   `CALL_MENC` (`0,audio,AES_CM_128_HMAC_SHA1_80` once SRTP runs), `CALL_RTPESTAB`,
+//!   `CALL_RTCP` (often), `CALL_CLOSED` with the reason as `param` (`Connection reset by
+//!   peer` is libre's ECONNRESET: **the peer hung up**, a BYE received). `peeruri` and `id`
+//!   (Call-ID) are in [`CtrlEvent::peer`] and [`CtrlEvent::call_id`].
+//! - Audio out: `aufile` (1.0 has it as a source only) loads the whole WAV at the call's start
+//!   and sends it from the first sample, 20 ms per packet; it wants the file's rate and channels
+//!   to be `ausrc_srate`/`ausrc_channels` (8000/1 here), and when the file runs out it **ends
+//!   the call** (`CALL_CLOSED` `end of file`): make it longer than the call. With G.711 at 8 kHz
+//!   nothing resamples: the PCMU on the wire is the file's samples μ-law encoded, packet by
+//!   packet ([`crate::audio::pcmu_frame_runs`]).
+//! - Audio in: 1.0 has no file player, and no null player (ALSA has no card here). The player
+//!   is an `aubridge` device that no source pairs with (nobody ever reads it); what is received
+//!   is recorded by the `sndfile` audio filter: `DIR/dump-<local time>-dec.wav` (received,
+//!   decoded) and `-enc.wav` (sent), 16-bit mono at the codec rate, finished when the call is
+//!   freed. `snd_path` plus the 33-character name must fit in 128 bytes (longer is cut
+//!   silently). **A hold ends the recording** of received audio ([`Baresip::received_audio`]).
+//! - Hold: `hold` sends a re-INVITE with `a=sendonly`; the peer answers `recvonly`; neither side
+//!   sends RTP while held. `resume` sends `a=sendrecv` and both send again, the source going on
+//!   where it was.
+//! - **RTP leaves from the namespace's primary address** (198.18.2.10 inside, 198.18.1.10
+//!   outside), like TCP: the RTP socket is not bound to `net_interface`, whereas the SDP's `c=`
+//!   says the bound address. A relay that latches onto the source address sees the primary one.
+//! - SRTP: `mediaenc=srtp-mand` (module `srtp.so`) offers `RTP/SAVP` with
+//!   `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:…` and refuses a call without it.
+//!
+//! ## linphonec 5.1
+//!
+//! - Commands on stdin: `call URI`, `answer`, `terminate`; `-a` on the command line answers by
+//!   itself. Its stdout says `Receiving new incoming call from sip:…, assigned id N`, `Call N
+//!   with sip:… connected.`, `Media streams established with sip:… for call N (audio).`, `Call N
+//!   with sip:… ended (reason).`, `Call N with sip:… error.` ([`LinphoneCallEvent`]); the core log
+//!   has `CallSession [0x…] moving from state LinphoneCallX to LinphoneCallY`.
+//! - Audio: `soundcard use files` (no sound card here: without it the core looks for ALSA),
+//!   then `play FILE` sends the WAV (any rate: it resamples) and `record FILE` records what is
+//!   received. **The record file set before a call is not opened when the call starts** (no
+//!   `MSFileRec: recording into` in the core log, seen with liblinphone 5.1.65), but `record`
+//!   during the call opens it at once: [`Linphone::wait_call`] sends it again when it sees the
+//!   media start. The file is appended to by later calls; its header (written at the end of the
+//!   call) counts its own 44 bytes in the data length, over the first 22 samples.
+//! - `[rtp] audio_rtp_port=30000-39999`; SRTP: `[sip] media_encryption=srtp` and
+//!   `media_encryption_mandatory=1` (it offers several crypto suites and takes baresip's).
+//! - Its Contact has the address its TCP connection leaves from (198.18.2.10 inside).
+//!
 //! # Reading the outputs
 //!
 //! Each client has a [`ScratchDir`] (`$TMPDIR/portico-clients/<pid>-<n>-<client>-<user>/`):
@@ -183,13 +257,15 @@
 //! and for linphonec `core.log` ([`Linphone::core_log`]; grep `Register refresher`,
 //! `Registration`, `SSL handshake`, `Found certificate … flags=[…]`, `channel … message sent`,
 //! and the SIP messages themselves, printed whole). baresip's ctrl_tcp events are in
-//! [`Baresip::events`]. A failing test keeps the directories and says where on stderr; set
+//! [`Baresip::events`]; its audio dumps in its directory, linphonec's `received.wav` in its. A
+//! [`Capture`] keeps its pcap in `capture-<name>/` (open it with `tshark -r` or Wireshark). A failing test keeps the directories and says where on stderr; set
 //! [`KEEP_ENV`] (`PORTICO_KEEP_CLIENT_DIRS=1`) to keep them for passing ones too. The errors of
 //! [`SipClient::wait_registrations`] quote the events or the core log's registration lines and
 //! the end of the console. [`TlsKamailio`] keeps `kamailio.log`; the lab's Kamailio logs to
 //! `target/lab/logs/kamailio.log` (one line per REGISTER: `REGISTER sip:… from IP:PORT/proto`).
 
 mod baresip;
+mod capture;
 mod kamailio;
 mod lab;
 mod linphone;
@@ -201,9 +277,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use baresip::{Baresip, CtrlEvent};
+pub use capture::{Capture, CaptureFile, SdpSeen, UdpDatagram, UdpHit};
 pub use kamailio::{kamailio_contacts, parse_ul_dump, ul_dump, Contact, SipOutcome, SipRequest};
 pub use lab::{KamailioInfo, Lab, LabHost, LabInfo, LabUser};
-pub use linphone::Linphone;
+pub use linphone::{Linphone, LinphoneCallEvent};
 pub use process::{ScratchDir, KEEP_ENV};
 pub use tls::{ServerCert, TestCa, TlsKamailio};
 
@@ -265,11 +342,30 @@ pub struct ClientConfig {
     pub tls: Option<TlsTrust>,
     /// The registration expiry it asks for, seconds.
     pub expires: u32,
+    /// Whether its calls must use SRTP.
+    pub media_encryption: MediaEncryption,
+    /// The WAV file it sends in calls (16-bit mono; 8 kHz for baresip, see
+    /// [`crate::audio::write_tone_wav`]); `None`: baresip sends a 440 Hz sine, linphonec silence.
+    pub audio_in: Option<PathBuf>,
+    /// Whether it answers incoming calls by itself.
+    pub auto_answer: bool,
+}
+
+/// Media encryption of a client's calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MediaEncryption {
+    /// Plain RTP (`RTP/AVP`).
+    #[default]
+    None,
+    /// SDES-SRTP, mandatory (`RTP/SAVP` with `a=crypto`; a call without it fails): baresip
+    /// `mediaenc=srtp-mand`, linphonec `media_encryption=srtp` + `media_encryption_mandatory=1`.
+    SrtpMandatory,
 }
 
 impl ClientConfig {
     /// `user@example.test` in `namespace` at `bind`, registering through `proxy` over
-    /// `transport`, expiry 3600 s, no TLS trust.
+    /// `transport`, expiry 3600 s, no TLS trust; calls in plain RTP, the client's own audio,
+    /// answered by hand.
     pub fn new(
         namespace: &str,
         bind: Ipv4Addr,
@@ -288,7 +384,28 @@ impl ClientConfig {
             transport,
             tls: None,
             expires: 3600,
+            media_encryption: MediaEncryption::None,
+            audio_in: None,
+            auto_answer: false,
         }
+    }
+
+    /// The same with mandatory SRTP for its calls.
+    pub fn srtp_mandatory(mut self) -> ClientConfig {
+        self.media_encryption = MediaEncryption::SrtpMandatory;
+        self
+    }
+
+    /// The same sending the WAV file `path` in calls.
+    pub fn audio_in(mut self, path: impl Into<PathBuf>) -> ClientConfig {
+        self.audio_in = Some(path.into());
+        self
+    }
+
+    /// The same answering incoming calls by itself.
+    pub fn auto_answer(mut self) -> ClientConfig {
+        self.auto_answer = true;
+        self
     }
 
     /// The same with registration expiry `secs` (Kamailio grants at least 60).

@@ -222,6 +222,21 @@ async fn status_json(roles: &Roles) -> Value {
             None => json!({"error": "C's SIP driver stopped"}),
         };
         v["c"]["media"] = usage_json(c.media_usage());
+        v["c"]["media"]["streams"] = c
+            .stream_counters()
+            .iter()
+            .map(|s| {
+                json!({
+                    "call": s.call,
+                    "stream": s.stream,
+                    "outside": {"received": s.outside_received, "sent": s.outside_sent,
+                        "dropped": s.outside_dropped.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>()},
+                    "inside": {"received": s.inside_received, "sent": s.inside_sent,
+                        "dropped": s.inside_dropped.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>()},
+                })
+            })
+            .collect::<Vec<_>>()
+            .into();
     }
     v
 }

@@ -21,7 +21,7 @@ use media::runtime::{LegPorts, LegRef, LegRequest, MediaPlane};
 use media::sdes::CryptoAttribute;
 use media::srtp::{Context, MasterKey, Policy, Suite};
 use signaling::sip_edge::calls::{StreamOpen, StreamUpdate};
-use signaling::sip_edge::driver::CallMedia;
+use signaling::sip_edge::driver::{CallMedia, StreamCounters};
 use signaling::traversal::control::{MediaUsage, StreamAllocation};
 
 /// One stream's legs and our key on the outside.
@@ -164,6 +164,10 @@ impl CallMedia for CMedia {
                 };
                 let mut inside_leg = LegConfig::plain(0, s.inside_remote.map(|r| r.0));
                 inside_leg.signalled_rtcp = s.inside_remote.map(|r| r.1);
+                // Inside, media may come from another address of the party than its SDP says
+                // (a host with several addresses sends from its primary one): latch to the
+                // first packet, as for a party whose address is not known yet.
+                inside_leg.latch = LatchPolicy::FirstPacket;
                 let inside = LegRequest {
                     ports: LegPorts::Allocate { rtcp_mux: false },
                     leg: inside_leg,
@@ -247,6 +251,44 @@ impl CallMedia for CMedia {
             legs: st.calls * 2,
             ports_in_use: st.ports_in_use,
         }
+    }
+
+    fn stream_counters(&self) -> Vec<StreamCounters> {
+        let legs: Vec<(u64, usize, LegRef)> = match self.state.lock() {
+            Ok(st) => st
+                .calls
+                .iter()
+                .flat_map(|(call, s)| s.iter().enumerate().map(|(k, l)| (*call, k, l.outside)))
+                .collect(),
+            Err(_) => return Vec::new(),
+        };
+        let drops = |s: &media::relay::engine::LegStats| -> Vec<(String, u64)> {
+            s.received
+                .drops
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(r, n)| (format!("{r:?}"), n))
+                .collect()
+        };
+        let mut out: Vec<StreamCounters> = legs
+            .into_iter()
+            .filter_map(|(call, stream, leg)| {
+                let o = self.plane.stats(leg).ok()?;
+                let i = self.plane.stats(leg.peer()).ok()?;
+                Some(StreamCounters {
+                    call,
+                    stream,
+                    outside_received: o.received.packets,
+                    outside_sent: o.sent.packets,
+                    outside_dropped: drops(&o),
+                    inside_received: i.received.packets,
+                    inside_sent: i.sent.packets,
+                    inside_dropped: drops(&i),
+                })
+            })
+            .collect();
+        out.sort_by_key(|s| (s.call, s.stream));
+        out
     }
 
     fn inactive_calls(&self) -> Vec<u64> {

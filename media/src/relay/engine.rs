@@ -624,7 +624,7 @@ impl Relay {
         let index = match self.ports.get(port) {
             None => return self.drop_unknown(now, DropReason::UnknownFlow),
             Some(PortUse::Mux) => match mux::parse(datagram) {
-                MuxDatagram::Keepalive => return Verdict::Keepalive,
+                MuxDatagram::Keepalive => return self.mux_keepalive(port, src, datagram),
                 MuxDatagram::Media { id, .. } => match self.mux.get(&(port, id)) {
                     Some(&i) => {
                         start += MUX_HEADER_LEN;
@@ -765,6 +765,43 @@ impl Relay {
             start,
             len,
         })
+    }
+
+    /// A keepalive on a multiplexed port: when it carries a known multiplex id (its first four
+    /// bytes), the leg latches to its source if it has not latched yet, as it would to media.
+    /// C sends one from each of its ports when a call's traversal leg opens, so that E can send
+    /// toward C before any media came from there (the inner firewall lets E's datagrams in as
+    /// replies to it).
+    fn mux_keepalive(&mut self, port: u16, src: SocketAddr, datagram: &[u8]) -> Verdict {
+        let Some(&[a, b, c, d]) = datagram.get(..MUX_HEADER_LEN) else {
+            return Verdict::Keepalive;
+        };
+        let id = u32::from_be_bytes([a, b, c, d]);
+        let Some(&i) = self.mux.get(&(port, id)) else {
+            return Verdict::Keepalive;
+        };
+        let Some(leg) = self.legs.get_mut(i as usize).and_then(Option::as_mut) else {
+            return Verdict::Keepalive;
+        };
+        let component = if port == leg.cfg.rtp_port {
+            Component::Rtp
+        } else {
+            Component::Rtcp
+        };
+        let may_latch = matches!(
+            leg.cfg.latch,
+            LatchPolicy::FirstPacket | LatchPolicy::SignalledIp
+        );
+        if may_latch && leg.latched(component).is_none() && leg.source_allowed(component, src) {
+            set_latch(leg, component, src);
+            let leg_id = leg.id;
+            self.events.push_back(Event::Latched {
+                leg: leg_id,
+                component,
+                addr: src,
+            });
+        }
+        Verdict::Keepalive
     }
 
     /// Counts a datagram that arrived on local port `port` too long for the driver's buffer

@@ -544,7 +544,16 @@ fn allocate(
 ) -> Result<(LegId, LegId), AllocFailure> {
     let mut bound = Vec::new();
     for &p in own {
-        match bind(ip, p).and_then(|s| io.add(p, s, false)) {
+        let opened = bind(ip, p).inspect(|s| {
+            for l in [&a, &b] {
+                if let Some((dst, keepalive)) = opening_keepalive(l, p) {
+                    // Twice: one datagram may be lost, and nothing else would open the way.
+                    let _ = s.send_to(&keepalive, dst);
+                    let _ = s.send_to(&keepalive, dst);
+                }
+            }
+        });
+        match opened.and_then(|s| io.add(p, s, false)) {
             Ok(()) => bound.push(p),
             Err(e) => {
                 for q in bound {
@@ -566,6 +575,22 @@ fn allocate(
             legs: None,
         }
     })
+}
+
+/// The keepalive a leg sends from local port `port` as it opens: a leg that frames its
+/// datagrams with a multiplex id toward a signalled address (C's leg toward E's multiplexed
+/// traversal pair) announces itself, so that E latches to it and the firewall between them
+/// lets E's datagrams back before any media flowed.
+fn opening_keepalive(l: &LegConfig, port: u16) -> Option<(SocketAddr, [u8; 4])> {
+    let id = l.mux_id?;
+    let dst = if port == l.rtp_port {
+        l.signalled_rtp?
+    } else if Some(port) == l.rtcp_port {
+        l.signalled_rtcp?
+    } else {
+        return None;
+    };
+    Some((dst, crate::relay::mux::keepalive(id)))
 }
 
 /// Checks both backends share: UDP GSO out of and GRO into a multiplexed port.

@@ -213,6 +213,9 @@ pub struct LinkStatus {
     /// The peer: (C) `name:port` of the E dialed or live, (E) C's address. `None` before the
     /// first dial.
     pub peer: Option<String>,
+    /// The peer's address, once connected (C: E's address on the traversal network, where its
+    /// multiplexed media pairs listen too).
+    pub peer_addr: Option<std::net::SocketAddr>,
     /// The state.
     pub state: LinkPhase,
     /// Since when the link has been in this state.
@@ -230,6 +233,7 @@ impl LinkStatus {
     pub(crate) fn new(state: LinkPhase, peer: Option<String>) -> Self {
         Self {
             peer,
+            peer_addr: None,
             state,
             since: SystemTime::now(),
             last_error: None,

@@ -83,6 +83,31 @@ pub trait CallMedia: Send + Sync + 'static {
     fn inactive_calls(&self) -> Vec<u64>;
     /// What C's media plane holds now.
     fn usage(&self) -> MediaUsage;
+    /// Per stream of each call, its legs' packet counters (status pages, tests).
+    fn stream_counters(&self) -> Vec<StreamCounters> {
+        Vec::new()
+    }
+}
+
+/// One stream's packet counters at C: the outside leg (SRTP with E) and the inside leg (RTP).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamCounters {
+    /// The call.
+    pub call: u64,
+    /// The stream.
+    pub stream: usize,
+    /// Packets from E accepted (authenticated and decrypted).
+    pub outside_received: u64,
+    /// Packets to E.
+    pub outside_sent: u64,
+    /// Packets from E dropped (bad authentication, replay, not RTP, …), by reason.
+    pub outside_dropped: Vec<(String, u64)>,
+    /// Packets from inside accepted.
+    pub inside_received: u64,
+    /// Packets to inside.
+    pub inside_sent: u64,
+    /// Packets from inside dropped, by reason.
+    pub inside_dropped: Vec<(String, u64)>,
 }
 
 /// What the admin API shows of C's SIP side.
@@ -224,6 +249,14 @@ impl CHandle {
     /// What C's media plane holds now (`None`: C has none).
     pub fn media_usage(&self) -> Option<MediaUsage> {
         self.media.as_ref().map(|m| m.usage())
+    }
+
+    /// The packet counters of every stream C carries now.
+    pub fn stream_counters(&self) -> Vec<StreamCounters> {
+        self.media
+            .as_ref()
+            .map(|m| m.stream_counters())
+            .unwrap_or_default()
     }
 
     /// Where call control reaches C.
@@ -764,13 +797,7 @@ impl Core {
                     fail("C has no media plane");
                     return;
                 };
-                let e_ip = self
-                    .link
-                    .borrow()
-                    .peer
-                    .as_deref()
-                    .and_then(|p| p.parse::<SocketAddr>().ok())
-                    .map(|a| a.ip());
+                let e_ip = self.link.borrow().peer_addr.map(|a| a.ip());
                 let Some(e_ip) = e_ip else {
                     fail("no traversal link to E");
                     return;

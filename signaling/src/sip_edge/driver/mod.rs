@@ -28,6 +28,7 @@ use rustls::ServerConfig;
 
 pub use c::{
     start_c, CDriverConfig, CHandle, CSnapshot, CallControlPeer, CallControlTransport, CallMedia,
+    StreamCounters,
 };
 pub use e::{start_e, EDriverConfig, EHandle, ESnapshot};
 

@@ -449,7 +449,7 @@ impl Supervisor {
             .current
             .or(self.dialing)
             .and_then(|id| self.conns.get(&id));
-        let (state, peer, rtt) = match (self.selector.phase(), shown) {
+        let (state, peer, rtt, peer_addr) = match (self.selector.phase(), shown) {
             (Phase::Waiting { peer, until }, _) => {
                 let state = if until > now {
                     LinkPhase::BackingOff
@@ -460,6 +460,7 @@ impl Supervisor {
                     state,
                     self.shared.peers.get(peer).map(ToString::to_string),
                     None,
+                    None,
                 )
             }
             (phase, Some(conn)) => {
@@ -469,20 +470,23 @@ impl Supervisor {
                     // was shown until the failure is recorded with it.
                     LinkPhase::Closed => {
                         let shown = self.status.borrow();
-                        (shown.state, shown.peer.clone(), shown.rtt)
+                        (shown.state, shown.peer.clone(), shown.rtt, shown.peer_addr)
                     }
                     // Authenticated, but not yet the live link (`open_stream` would not find
                     // it): "up" only once it is.
-                    LinkPhase::Up if matches!(phase, Phase::Dialing { .. }) => {
-                        (LinkPhase::Authenticating, s.peer.clone(), s.rtt)
-                    }
-                    other => (other, s.peer.clone(), s.rtt),
+                    LinkPhase::Up if matches!(phase, Phase::Dialing { .. }) => (
+                        LinkPhase::Authenticating,
+                        s.peer.clone(),
+                        s.rtt,
+                        s.peer_addr,
+                    ),
+                    other => (other, s.peer.clone(), s.rtt, s.peer_addr),
                 }
             }
-            (_, None) => (LinkPhase::Connecting, None, None),
+            (_, None) => (LinkPhase::Connecting, None, None, None),
         };
         self.status.send_if_modified(|s| {
-            let before = (s.state, s.peer.clone(), s.rtt, s.counters);
+            let before = (s.state, s.peer.clone(), s.rtt, s.counters, s.peer_addr);
             if s.peer != peer {
                 s.since = SystemTime::now();
             }
@@ -490,7 +494,8 @@ impl Supervisor {
             s.peer = peer;
             s.rtt = rtt;
             s.counters = counters;
-            before != (s.state, s.peer.clone(), s.rtt, s.counters)
+            s.peer_addr = peer_addr;
+            before != (s.state, s.peer.clone(), s.rtt, s.counters, s.peer_addr)
         });
     }
 }
@@ -576,7 +581,11 @@ async fn dial(
         }
         Ok(Ok(tls)) => tls,
     };
-    status.send_modify(|s| s.set_state(LinkPhase::Authenticating));
+    let addr = tls.get_ref().0.peer_addr().ok();
+    status.send_modify(|s| {
+        s.peer_addr = addr;
+        s.set_state(LinkPhase::Authenticating);
+    });
     let link = match Link::client(Instant::now(), shared.link, &shared.user, &shared.password) {
         Ok(link) => link,
         Err(e) => {

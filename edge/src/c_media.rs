@@ -8,10 +8,11 @@
 //! - the **inside leg** talks to the inside party in plain RTP: it sends where that party's SDP
 //!   says and latches to the first packet from it until then.
 //!
-//! A call whose legs all went quiet (the plane's inactivity events, checked against the legs'
-//! counters) is reported once to the driver, which ends it.
+//! A call one of whose legs went quiet (the plane's inactivity events, checked against the legs'
+//! counters: no RTP nor RTCP for `media.inactivity_seconds`) is reported to the driver, which
+//! ends it with a BYE to each party.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,7 +40,6 @@ struct State {
     by_plane_call: HashMap<u64, u64>,
     /// Calls one of whose legs reported inactivity, with when.
     quiet: HashMap<u64, Instant>,
-    reported: HashSet<u64>,
 }
 
 /// C's media plane behind the SIP driver.
@@ -232,7 +232,6 @@ impl CallMedia for CMedia {
         let streams = match self.state.lock() {
             Ok(mut st) => {
                 st.quiet.remove(&call);
-                st.reported.remove(&call);
                 let s = st.calls.remove(&call).unwrap_or_default();
                 for l in &s {
                     st.by_plane_call.remove(&l.outside.call());
@@ -296,7 +295,6 @@ impl CallMedia for CMedia {
             Ok(st) => st
                 .quiet
                 .keys()
-                .filter(|c| !st.reported.contains(c))
                 .filter_map(|c| {
                     st.calls
                         .get(c)
@@ -308,9 +306,10 @@ impl CallMedia for CMedia {
         let now = Instant::now();
         let mut out = Vec::new();
         for (call, legs) in candidates {
-            // Quiet when no leg of any stream received anything for the timeout.
-            let quiet = legs.iter().all(|l| {
-                [*l, l.peer()].iter().all(|leg| {
+            // Quiet when a leg received nothing (RTP or RTCP) for the timeout: a party is
+            // gone. (A party on hold still sends RTCP.)
+            let quiet = legs.iter().any(|l| {
+                [*l, l.peer()].iter().any(|leg| {
                     self.plane.stats(*leg).is_ok_and(|s| {
                         s.received
                             .last_packet
@@ -318,13 +317,13 @@ impl CallMedia for CMedia {
                     })
                 })
             });
+            // Reported once per inactivity event (the relay raises one per leg until packets
+            // resume); a call that is not answered yet is left alone by the call layer.
             if let Ok(mut st) = self.state.lock() {
-                if quiet {
-                    st.reported.insert(call);
-                    out.push(call);
-                } else {
-                    st.quiet.remove(&call);
-                }
+                st.quiet.remove(&call);
+            }
+            if quiet {
+                out.push(call);
             }
         }
         out

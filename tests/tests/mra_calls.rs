@@ -15,6 +15,8 @@
 //!   clear media exists only inside; the inside's SDP says `RTP/AVP` only.
 //! - After every call: no call at C, no media legs or ports held at E or C (`edge status`).
 //! - A remote client offering plain RTP is refused with 488, and nothing is held after.
+//! - A remote client that goes silent mid-call (stopped: no RTP, no RTCP) has its call ended by
+//!   C after the media inactivity timeout (8 s in the lab's C): a BYE to each party, counted.
 //!
 //! Needs root (the lab); says `SKIPPED` otherwise. The lab is one per machine: these tests take
 //! it in turn with every other test that uses it (`tests::clients::Lab`).
@@ -404,6 +406,64 @@ fn a_remote_offer_in_plain_rtp_is_refused_with_488_and_nothing_is_held() {
         "the refused call reached bob"
     );
     nothing_held(info);
+    must(alice.stop());
+    must(bob.stop());
+}
+
+#[test]
+fn a_call_whose_remote_party_goes_silent_is_ended_with_bye_on_both_sides() {
+    let Some(lab) = must(Lab::up_or_skip()) else {
+        return;
+    };
+    let info = lab.info();
+    let dir = must(ScratchDir::new("mra-calls-silent"));
+    let (a_tone, b_tone) = (tone(&dir, 697.0), tone(&dir, 1209.0));
+    let mut alice = must(Baresip::start(remote(
+        info,
+        "client_a",
+        "alice",
+        &a_tone.wav,
+    )));
+    let mut bob = must(Baresip::start(
+        must(info.client("phone", "bob", Transport::Tcp)).audio_in(&b_tone.wav),
+    ));
+    must(alice.wait_registered(REGISTER));
+    must(bob.wait_registered(REGISTER));
+    let timeouts = |c: &Value| {
+        c["c"]["calls"]["counters"]["portico_c_calls_timeouts_total{kind=\"media\"}"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = timeouts(&edge_status(info, "c"));
+
+    must(alice.dial("sip:bob@example.test"));
+    must(bob.wait_event("CALL_INCOMING", SIGNAL));
+    must(bob.answer());
+    must(alice.wait_event("CALL_ESTABLISHED", SIGNAL));
+    std::thread::sleep(Duration::from_secs(2));
+
+    // alice's phone freezes: nothing more from her, RTP nor RTCP.
+    let pid = alice.pid().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let closed = bob.wait_event("CALL_CLOSED", Duration::from_secs(30));
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let closed = must(closed);
+    eprintln!("bob: call closed ({})", closed.param);
+    // alice gets her BYE once she runs again.
+    must(alice.wait_event("CALL_CLOSED", SIGNAL));
+    nothing_held(info);
+    let c = edge_status(info, "c");
+    assert_eq!(timeouts(&c), before + 1, "{:#}", c["c"]["calls"]);
+    let last = &c["c"]["calls"]["history"][0];
+    assert_eq!(last["ended"], "media inactivity", "{last:#}");
     must(alice.stop());
     must(bob.stop());
 }

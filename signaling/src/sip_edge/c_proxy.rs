@@ -42,7 +42,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::calls::{CallAction, Calls, CallsConfig, OpenedMedia, Side, Step};
+use super::calls::{ByeRequest, CallAction, Calls, CallsConfig, OpenedMedia, Side, Step};
 use super::common::{branch, branch_id, hash_of, respond, stable_hash, write_metrics, OwnNames};
 use super::e_proxy::register_expires;
 use super::envelope::{Envelope, Kind};
@@ -160,12 +160,14 @@ pub struct CStats {
     pub dropped_responses: u64,
     /// Envelopes of a kind E must not send.
     pub dropped_from_e: u64,
+    /// BYEs C sent itself (calls it ended: media inactivity).
+    pub byes_sent: u64,
 }
 
 impl CStats {
     /// The counters as Prometheus text lines (`portico_c_sip_…`).
     pub fn metrics(&self, out: &mut String) {
-        let rows: [(&str, &str, u64); 14] = [
+        let rows: [(&str, &str, u64); 15] = [
             (
                 "requests_to_call_control_total",
                 "",
@@ -204,6 +206,7 @@ impl CStats {
                 self.dropped_responses,
             ),
             ("dropped_total", "reason=\"from_e\"", self.dropped_from_e),
+            ("own_byes_total", "", self.byes_sent),
         ];
         write_metrics("portico_c_sip", &rows, out);
     }
@@ -230,6 +233,10 @@ struct PendingInbound {
     /// The request's own branch, for an INVITE (its CANCEL and ACK take C's branch again).
     invite_branch: Option<String>,
 }
+
+/// The branch id of requests C makes itself (BYEs of calls it ended): their responses end
+/// here.
+pub const OWN_REQUEST: u64 = u64::MAX;
 
 /// How long an INVITE from inside waits for the client's final response.
 pub const INVITE_TIMEOUT: Duration = Duration::from_secs(190);
@@ -275,7 +282,11 @@ impl CProxy {
             registers: HashMap::new(),
             inbound: HashMap::new(),
             invite_ids: HashMap::new(),
-            calls: config.calls.clone().map(Calls::new),
+            calls: config.calls.clone().map(|c| {
+                let mut calls = Calls::new(c);
+                calls.set_own_names(config.own.clone());
+                calls
+            }),
             held: HashMap::new(),
             next_id: 1,
             stats: CStats::default(),
@@ -429,6 +440,7 @@ impl CProxy {
     ) {
         if let Some(calls) = self.calls.as_mut() {
             let step = calls.on_message(Side::Outside, &mut msg, now);
+            calls.note_outside_flow(flow);
             self.drain_calls(out);
             match step {
                 Step::Forward => {}
@@ -459,13 +471,51 @@ impl CProxy {
         }
     }
 
-    /// Moves what the calls want done to `out`.
+    /// Moves what the calls want done to `out`: media work, and the BYEs of calls C ended.
     pub fn drain_calls(&mut self, out: &mut Vec<CAction>) {
-        if let Some(calls) = self.calls.as_mut() {
-            while let Some(a) = calls.poll_action() {
-                out.push(CAction::Call(a));
+        let Some(calls) = self.calls.as_mut() else {
+            return;
+        };
+        let mut byes = Vec::new();
+        while let Some(a) = calls.poll_action() {
+            out.push(CAction::Call(a));
+        }
+        while let Some(b) = calls.poll_bye() {
+            byes.push(b);
+        }
+        for b in byes {
+            let Some(bytes) = self.bye_message(&b) else {
+                continue;
+            };
+            self.stats.byes_sent += 1;
+            match (b.toward, b.flow) {
+                (Side::Outside, Some(flow)) => out.push(to_e(flow, &bytes)),
+                (Side::Outside, None) => {}
+                (Side::Inside, _) => out.push(CAction::ToCallControl(bytes)),
             }
         }
+    }
+
+    /// A BYE of C's own (see [`ByeRequest`]); its responses are absorbed (branch id
+    /// [`OWN_REQUEST`]).
+    fn bye_message(&self, b: &ByeRequest) -> Option<Vec<u8>> {
+        let hash = stable_hash(&[b.call_id.as_bytes(), b.to.as_bytes(), &b.cseq.to_be_bytes()]);
+        let mut via = self.via(OWN_REQUEST, hash);
+        if b.toward == Side::Outside {
+            via.transport = Transport::Tls;
+        }
+        let mut text = format!(
+            "BYE {} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\n",
+            b.target
+        );
+        for r in &b.routes {
+            text.push_str(&format!("Route: {r}\r\n"));
+        }
+        text.push_str(&format!(
+            "From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nReason: {}\r\nContent-Length: 0\r\n\r\n",
+            b.from, b.to, b.call_id, b.cseq, b.reason
+        ));
+        Message::parse(text.as_bytes()).ok().map(|m| m.to_bytes())
     }
 
     /// The calls (`None` when the proxy carries none).
@@ -734,6 +784,9 @@ impl CProxy {
             self.stats.dropped_responses += 1;
             return;
         };
+        if id == OWN_REQUEST {
+            return;
+        }
         let final_response = msg.status().is_some_and(|s| s >= 200);
         let key = (id, msg.cseq().method == Method::Cancel);
         let hop = if final_response {
@@ -907,6 +960,9 @@ impl CProxy {
             return;
         };
         let contact_uri = b.contact.uri.clone();
+        if let Some(calls) = self.calls.as_mut() {
+            calls.note_outside_flow(flow);
+        }
         if !is_ack && self.inbound.len() >= self.config.max_pending {
             self.stats.rejected_full += 1;
             self.answer_inside(hop, msg, 503, "Service Unavailable", &[], out);
@@ -979,6 +1035,9 @@ impl CProxy {
             self.stats.dropped_responses += 1;
             return;
         };
+        if id == OWN_REQUEST {
+            return;
+        }
         msg.pop_via();
         let status = msg.status().unwrap_or(0);
         let mut flow = 0;

@@ -274,6 +274,54 @@ struct Call {
     offer_pending: Option<(Side, Method, u32)>,
     /// Our SDP origin versions per side written.
     version: u64,
+    /// What C needs to end the dialog itself (BYE to both parties).
+    dialog: Dialog,
+}
+
+/// A dialog as C saw it pass: enough to send each party a BYE in the other's name.
+#[derive(Clone, Debug, Default)]
+struct Dialog {
+    /// The caller's From (with its tag) and the callee's To (with its tag once answered).
+    caller: String,
+    callee: String,
+    /// Their Contacts (remote targets).
+    caller_contact: Option<String>,
+    callee_contact: Option<String>,
+    /// From C toward the caller: the Record-Route values the INVITE carried when it reached C
+    /// (top first: nearest to C first).
+    caller_routes: Vec<String>,
+    /// From C toward the callee: the Record-Route values above C's own in the 2xx, nearest to C
+    /// first.
+    callee_routes: Vec<String>,
+    /// The highest CSeq each party used.
+    caller_cseq: u32,
+    callee_cseq: u32,
+    /// The flow of the party outside (E's flow id), once known.
+    outside_flow: Option<u64>,
+}
+
+/// A BYE C sends in a party's name because the call ended at C (media inactivity).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ByeRequest {
+    /// Toward whom: the party outside (through E, on `flow`) or the one inside (to call
+    /// control, with `routes`).
+    pub toward: Side,
+    /// E's flow of the outside party.
+    pub flow: Option<u64>,
+    /// The Request-URI (the party's Contact).
+    pub target: String,
+    /// From: the other party, with its tag.
+    pub from: String,
+    /// To: this party, with its tag.
+    pub to: String,
+    /// The Call-ID.
+    pub call_id: String,
+    /// The CSeq number.
+    pub cseq: u32,
+    /// Route values, in order.
+    pub routes: Vec<String>,
+    /// Why (a `Reason` header value).
+    pub reason: String,
 }
 
 /// An ended call, for the history.
@@ -380,6 +428,11 @@ pub struct Calls {
     by_call_id: HashMap<String, Vec<u64>>,
     history: VecDeque<CallRecord>,
     actions: Vec<CallAction>,
+    byes: Vec<ByeRequest>,
+    /// The call of the last message given to [`Calls::on_message`].
+    last: Option<u64>,
+    /// C's own names (to find C's Record-Route in a 2xx).
+    own: Option<super::common::OwnNames>,
     next_id: u64,
     stats: CallStats,
 }
@@ -405,9 +458,29 @@ impl Calls {
             by_call_id: HashMap::new(),
             history: VecDeque::new(),
             actions: Vec::new(),
+            byes: Vec::new(),
+            last: None,
+            own: None,
             next_id: 1,
             stats: CallStats::default(),
         }
+    }
+
+    /// C's own names, to tell C's Record-Route from the others.
+    pub fn set_own_names(&mut self, own: super::common::OwnNames) {
+        self.own = Some(own);
+    }
+
+    /// The flow of the outside party of the call the last message belonged to.
+    pub fn note_outside_flow(&mut self, flow: u64) {
+        if let Some(c) = self.last.and_then(|id| self.calls.get_mut(&id)) {
+            c.dialog.outside_flow.get_or_insert(flow);
+        }
+    }
+
+    /// BYEs C must send (drained).
+    pub fn poll_bye(&mut self) -> Option<ByeRequest> {
+        self.byes.pop()
     }
 
     /// The counters.
@@ -457,6 +530,7 @@ impl Calls {
 
     /// A message crossing C from `from` (after parsing, before the proxy routes it).
     pub fn on_message(&mut self, from: Side, msg: &mut Message, now: Instant) -> Step {
+        self.last = None;
         if msg.is_request() {
             self.on_request(from, msg, now)
         } else {
@@ -490,6 +564,15 @@ impl Calls {
             // CANCEL and ACK of a call C does not know, and every other request: the proxy's.
             (None, _, _) => return Step::Forward,
         };
+        self.last = Some(id);
+        if let Some(call) = self.calls.get_mut(&id) {
+            let seq = msg.cseq().seq;
+            if call.origin == from {
+                call.dialog.caller_cseq = call.dialog.caller_cseq.max(seq);
+            } else {
+                call.dialog.callee_cseq = call.dialog.callee_cseq.max(seq);
+            }
+        }
         if method == Method::Bye {
             self.end(id, format!("BYE from {}", from.as_str()), now);
             return Step::Forward;
@@ -559,6 +642,14 @@ impl Calls {
             video: false,
             offer_pending: None,
             version: 0,
+            dialog: Dialog {
+                caller: msg.from().to_string(),
+                callee: msg.to().to_string(),
+                caller_contact: msg.contacts().next().map(|c| c.uri.to_string()),
+                caller_routes: msg.record_routes().map(ToString::to_string).collect(),
+                caller_cseq: msg.cseq().seq,
+                ..Dialog::default()
+            },
         };
         self.by_call_id
             .entry(call.call_id.clone())
@@ -596,6 +687,16 @@ impl Calls {
             if (200..300).contains(&status) {
                 call.state = CallState::Established;
                 call.answered = Some(now);
+                call.dialog.callee = msg.to().to_string();
+                call.dialog.callee_contact = msg.contacts().next().map(|c| c.uri.to_string());
+                let rr: Vec<&crate::sip::NameAddr> = msg.record_routes().collect();
+                let ours = rr
+                    .iter()
+                    .position(|r| self.own.as_ref().is_some_and(|o| o.is_our_route(r)));
+                call.dialog.callee_routes = match ours {
+                    Some(k) => rr[..k].iter().rev().map(|r| r.to_string()).collect(),
+                    None => Vec::new(),
+                };
                 self.stats.answered += 1;
             } else if status < 200 {
                 if msg.to().tag().is_some() {
@@ -889,10 +990,19 @@ impl Calls {
     /// The relay saw no media on `call` for its inactivity timeout: the call is ended (the
     /// driver closes its media). Returns whether it was a call going on.
     pub fn media_inactive(&mut self, call: u64, now: Instant) -> bool {
-        if !self.calls.contains_key(&call) {
+        // Before the answer, media may well be quiet (ringing): only answered calls end.
+        if self
+            .calls
+            .get(&call)
+            .is_none_or(|c| c.state != CallState::Established)
+        {
             return false;
         }
         self.stats.media_timeouts += 1;
+        if let Some(c) = self.calls.get(&call) {
+            self.byes
+                .extend(byes_for(c, "SIP;cause=408;text=\"media inactivity\""));
+        }
         self.end(call, "media inactivity".into(), now);
         true
     }
@@ -978,4 +1088,58 @@ fn record(c: &Call, now: Instant, ended: Option<String>) -> CallRecord {
         streams,
         ended,
     }
+}
+
+/// The two BYEs that end `c` at both parties: each in the other party's name.
+fn byes_for(c: &Call, reason: &str) -> Vec<ByeRequest> {
+    let d = &c.dialog;
+    let mut out = Vec::new();
+    let outside_is_caller = c.origin == Side::Outside;
+    // Toward the caller, in the callee's name.
+    if let Some(target) = &d.caller_contact {
+        let toward = c.origin;
+        out.push(ByeRequest {
+            toward,
+            flow: if outside_is_caller {
+                d.outside_flow
+            } else {
+                None
+            },
+            target: target.clone(),
+            from: d.callee.clone(),
+            to: d.caller.clone(),
+            call_id: c.call_id.clone(),
+            cseq: d.callee_cseq.saturating_add(1),
+            routes: if toward == Side::Inside {
+                d.caller_routes.clone()
+            } else {
+                Vec::new()
+            },
+            reason: reason.to_owned(),
+        });
+    }
+    // Toward the callee, in the caller's name.
+    if let Some(target) = &d.callee_contact {
+        let toward = c.origin.other();
+        out.push(ByeRequest {
+            toward,
+            flow: if outside_is_caller {
+                None
+            } else {
+                d.outside_flow
+            },
+            target: target.clone(),
+            from: d.caller.clone(),
+            to: d.callee.clone(),
+            call_id: c.call_id.clone(),
+            cseq: d.caller_cseq.saturating_add(1),
+            routes: if toward == Side::Inside {
+                d.callee_routes.clone()
+            } else {
+                Vec::new()
+            },
+            reason: reason.to_owned(),
+        });
+    }
+    out
 }

@@ -571,10 +571,41 @@ fn setup_timeout_and_media_inactivity_end_calls() {
     };
     let answer = sdp("198.18.2.100", "RTP/AVP", None, "");
     lab.call_control_sends(InsideHop::Stream(1), &inside_answer(&invite, 200, &answer));
+    lab.to_client.clear();
+    lab.to_call_control.clear();
     let mut out = Vec::new();
     lab.c.media_inactive(call, lab.now, &mut out);
     lab.pump_c(out);
     assert_eq!(lab.media.last(), Some(&CallAction::Close { call }));
+    // C ends the dialog at both parties, each BYE in the other party's name.
+    let to_alice = parse(&last(&mut lab.to_client, "BYE reached alice"));
+    assert_eq!(to_alice.method(), Some(&Method::Bye));
+    assert_eq!(
+        to_alice.request_uri().unwrap().to_string(),
+        "sip:alice@10.0.0.5:50612;transport=tls;ob"
+    );
+    assert_eq!(to_alice.from().tag(), Some("b9"));
+    assert_eq!(to_alice.to().tag(), Some("a1"));
+    assert!(to_alice.header("Reason").is_some());
+    let to_bob = parse(&last(&mut lab.to_call_control, "BYE went inside"));
+    assert_eq!(to_bob.method(), Some(&Method::Bye));
+    assert_eq!(
+        to_bob.request_uri().unwrap().to_string(),
+        "sip:bob@198.18.2.100:5060"
+    );
+    assert_eq!(to_bob.from().tag(), Some("a1"));
+    assert_eq!(to_bob.to().tag(), Some("b9"));
+    assert!(to_bob.cseq().seq > 1);
+    // Their answers end at C.
+    let before = lab.c.stats().dropped_responses;
+    lab.call_control_sends(
+        InsideHop::Stream(1),
+        &to_bob.response(200, "OK", None).unwrap().to_bytes(),
+    );
+    lab.client_sends(&to_alice.response(200, "OK", None).unwrap().to_bytes());
+    assert!(lab.to_client.is_empty() && lab.to_inside.is_empty());
+    assert_eq!(lab.c.stats().dropped_responses, before);
+    assert_eq!(lab.c.stats().byes_sent, 2);
     let calls = lab.c.calls().unwrap();
     assert_eq!(calls.stats().media_timeouts, 1);
     assert_eq!(calls.active(), 0);

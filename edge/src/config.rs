@@ -44,6 +44,8 @@
 //! registration = "contact-rewrite"  # or "path"
 //! phone_security_profiles = ["jabber.secure.example.test"]
 //! sip_listen = "0.0.0.0:5060"      # where call control sends requests to C (TCP and UDP)
+//! max_calls = 10000                # concurrent calls; beyond: 503 with Retry-After
+//! outside_media = "srtp"           # or "best-effort": plain RTP outside when a client offers it
 //! # sip_tls_listen = "0.0.0.0:5061"
 //!
 //! [tls]
@@ -237,7 +239,14 @@ pub(crate) struct CConfig {
     pub(crate) sip_listen: SocketAddr,
     /// Where call control reaches C over TLS, if it does.
     pub(crate) sip_tls_listen: Option<SocketAddr>,
+    /// Concurrent calls C carries; a new one beyond gets 503.
+    pub(crate) max_calls: u32,
+    /// A plain RTP offer from outside is carried (not refused with 488).
+    pub(crate) best_effort: bool,
 }
+
+/// Default concurrent call limit of C.
+pub(crate) const DEFAULT_MAX_CALLS: u32 = 10_000;
 
 impl CConfig {
     /// The name C checks E's certificate for when it dials `peer`.

@@ -415,10 +415,11 @@ fn c_driver_config(
             own: OwnNames::new(own),
             max_bindings: 1_000_000,
             max_pending: 200_000,
-            calls: Some(CallsConfig::new(
-                c_media_address(cfg, c)?,
-                crate::c_media::accept_crypto,
-            )),
+            calls: Some(CallsConfig {
+                max_calls: usize::try_from(c.max_calls).unwrap_or(usize::MAX),
+                best_effort: c.best_effort,
+                ..CallsConfig::new(c_media_address(cfg, c)?, crate::c_media::accept_crypto)
+            }),
         },
         listen,
         call_control,

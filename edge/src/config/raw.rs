@@ -63,6 +63,8 @@ pub(super) struct RawC {
     pub(super) phone_security_profiles: Option<Vec<String>>,
     pub(super) sip_listen: Option<String>,
     pub(super) sip_tls_listen: Option<String>,
+    pub(super) max_calls: Option<u32>,
+    pub(super) outside_media: Option<String>,
 }
 
 /// A traversal peer: `"host:port"`, or

@@ -248,6 +248,8 @@ fn c_defaults_and_peers() {
     assert_eq!(c.reconnect_min, Duration::from_secs(1));
     assert_eq!(c.reconnect_max, Duration::from_secs(60));
     assert_eq!(c.registration, RegistrationMode::ContactRewrite);
+    assert_eq!(c.max_calls, super::DEFAULT_MAX_CALLS);
+    assert!(!c.best_effort, "SRTP outside unless configured");
     assert_eq!(c.sip_listen, SocketAddr::from(([0, 0, 0, 0], 5060)));
     assert_eq!(c.e_server_name(&c.peers[1]), c.peers[1].host);
     assert_eq!(
@@ -471,6 +473,8 @@ fn errors_name_the_field() {
         (swap(&c, "transport = \"tcp\"", "transport = \"udb\""), "c.call_control[0].transport", "\"udp\", \"tcp\" or \"tls\""),
         (swap(&c, "address = \"198.18.2.10:5060\", ", ""), "c.call_control[0].address", "missing"),
         (add(&c, "[c]", "registration = \"rewrite\""), "c.registration", "\"path\""),
+        (add(&c, "[c]", "max_calls = 0"), "c.max_calls", "1 to 1000000"),
+        (add(&c, "[c]", "outside_media = \"clear\""), "c.outside_media", "\"best-effort\""),
         (add(&c, "[c]", "phone_security_profiles = [\"jabber-secure\"]"), "c.phone_security_profiles[0]", "fully qualified"),
         (add(&c, "[c]", "phone_security_profiles = [\"jabber.secure.other.test\"]"), "c.phone_security_profiles[0]", "enterprise domain"),
         (add(&c, "[c]", "sip_listen = \"0.0.0.0:40000\""), "c.sip_listen", "media ports"),

@@ -697,6 +697,33 @@ impl Validator {
             }
         }
 
+        let max_calls = match raw.max_calls {
+            None => DEFAULT_MAX_CALLS,
+            Some(n @ 1..=1_000_000) => n,
+            Some(n) => {
+                self.err(
+                    "c.max_calls",
+                    format!("{n} is out of range; expected 1 to 1000000 concurrent calls"),
+                );
+                DEFAULT_MAX_CALLS
+            }
+        };
+        let best_effort = match raw.outside_media.as_deref() {
+            None | Some("srtp") => false,
+            Some("best-effort") => true,
+            Some(other) => {
+                self.err(
+                    "c.outside_media",
+                    format!(
+                        "{other:?} is not a media policy; expected \"srtp\" (the default: a \
+                         plain RTP offer from outside is refused with 488) or \"best-effort\" \
+                         (carried unencrypted outside when the client offers no SRTP)"
+                    ),
+                );
+                false
+            }
+        };
+
         let any = |port| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
         let sip_listen = self.listen("c.sip_listen", raw.sip_listen, any(5060));
         let sip_tls_listen = raw
@@ -717,6 +744,8 @@ impl Validator {
             phone_security_profiles,
             sip_listen,
             sip_tls_listen,
+            max_calls,
+            best_effort,
         })
     }
 

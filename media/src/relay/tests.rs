@@ -444,6 +444,71 @@ fn e_role_multiplexed_traversal() {
     assert_eq!((s.received.packets, s.received.drops.total()), (0, 0));
 }
 
+/// E's traversal leg as it is made for a call (no address for C yet, latching to the first
+/// packet): C's opening keepalive latches it, so client media goes to C before any media came
+/// from C; a keepalive with an id E does not have, or for a leg already latched, changes
+/// nothing.
+#[test]
+fn e_traversal_leg_latches_on_cs_keepalive() {
+    let cfg = RelayConfig {
+        mux_ports: vec![36000, 36001],
+        ..RelayConfig::default()
+    };
+    let mut relay = Relay::new(cfg);
+    let t0 = Instant::now();
+    let client = LegConfig::plain(36002, None);
+    let mut traversal = LegConfig::plain(36000, None);
+    traversal.rtcp_port = Some(36001);
+    traversal.mux_id = Some(5);
+    let (_, t) = relay.allocate(t0, client, traversal).unwrap();
+    // Before: the client's media has nowhere to go.
+    let media = rtp(1, &[0x5a; 100]);
+    assert_eq!(
+        send(&mut relay, t0, 36002, CLIENT, &media).0,
+        Verdict::Drop(DropReason::NoRemote)
+    );
+    // Keepalives for another id, and too short to carry one, latch nothing.
+    for k in [&mux::keepalive(6)[..], &[0, 0][..]] {
+        assert_eq!(send(&mut relay, t0, 36000, C_HOST, k).0, Verdict::Keepalive);
+    }
+    assert_eq!(relay.stats(t).unwrap().rtp_remote, None);
+    // C's keepalive on the RTP and RTCP ports: latched, one event each.
+    assert_eq!(
+        send(&mut relay, t0, 36000, C_HOST, &mux::keepalive(5)).0,
+        Verdict::Keepalive
+    );
+    assert_eq!(
+        send(
+            &mut relay,
+            t0,
+            36001,
+            "198.18.0.2:41001",
+            &mux::keepalive(5)
+        )
+        .0,
+        Verdict::Keepalive
+    );
+    let s = relay.stats(t).unwrap();
+    assert_eq!(s.rtp_remote, Some(addr(C_HOST)));
+    assert_eq!(s.rtcp_remote, Some(addr("198.18.0.2:41001")));
+    let mut latched = 0;
+    while let Some(e) = relay.poll_event() {
+        // (The client's leg latched to the client's first packet above.)
+        if matches!(e, Event::Latched { leg, .. } if leg == t) {
+            latched += 1;
+        }
+    }
+    assert_eq!(latched, 2);
+    // Now the client's media goes to C, framed.
+    let (v, out) = send(&mut relay, t0, 36002, CLIENT, &media);
+    let tx = forward(v);
+    assert_eq!((tx.src_port, tx.dst), (36000, addr(C_HOST)));
+    assert_eq!(&out[..4], &5u32.to_be_bytes());
+    // A later keepalive from elsewhere does not move the leg.
+    let _ = send(&mut relay, t0, 36000, "198.18.9.9:1", &mux::keepalive(5));
+    assert_eq!(relay.stats(t).unwrap().rtp_remote, Some(addr(C_HOST)));
+}
+
 /// The C role's side of the traversal: its own port, framed with the call's multiplex id.
 #[test]
 fn c_role_framed_traversal_leg() {

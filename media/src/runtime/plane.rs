@@ -898,6 +898,48 @@ mod tests {
         }
     }
 
+    /// C's leg toward E's multiplexed pair: an allocated pair of C's, the multiplex id E gave
+    /// kept (not replaced by the plane), and a keepalive with that id from each of its ports to
+    /// E's RTP and RTCP ports as it opens.
+    #[test]
+    fn a_framed_leg_keeps_its_mux_id_and_announces_itself_as_it_opens() {
+        let e_rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let e_rtcp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for s in [&e_rtp, &e_rtcp] {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        }
+        let mut cfg = PlaneConfig {
+            backend: BackendChoice::Sockets,
+            cores: vec![None],
+            ..PlaneConfig::default()
+        };
+        cfg.ports.range = PortRange::new(23200, 23299).unwrap();
+        let plane = MediaPlane::spawn(cfg).unwrap();
+        let mut toward_e = LegConfig::plain(0, Some(e_rtp.local_addr().unwrap()));
+        toward_e.signalled_rtcp = Some(e_rtcp.local_addr().unwrap());
+        toward_e.mux_id = Some(0x0102_0304);
+        let call = plane
+            .allocate(
+                LegRequest {
+                    ports: LegPorts::Allocate { rtcp_mux: false },
+                    leg: toward_e,
+                },
+                LegRequest {
+                    ports: LegPorts::Allocate { rtcp_mux: false },
+                    leg: LegConfig::plain(0, None),
+                },
+            )
+            .unwrap();
+        let [leg, _] = call.legs;
+        assert_eq!(leg.mux_id, Some(0x0102_0304));
+        let mut buf = [0u8; 64];
+        for (sock, port) in [(&e_rtp, leg.rtp_port), (&e_rtcp, leg.rtcp_port.unwrap())] {
+            let (n, from) = sock.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &[1, 2, 3, 4], "a keepalive: the id alone");
+            assert_eq!(from.port(), port, "from the leg's own port");
+        }
+    }
+
     #[test]
     fn the_port_observer_hears_opens_traversal_and_quarantine_in_order() {
         let mut cfg = PlaneConfig {

@@ -610,3 +610,94 @@ fn setup_timeout_and_media_inactivity_end_calls() {
     assert_eq!(calls.stats().media_timeouts, 1);
     assert_eq!(calls.active(), 0);
 }
+
+/// Early media (183 with a description, reliable: PRACK) and an UPDATE that moves the inside
+/// party's media: each description is rewritten on its way and each move reaches the relay.
+#[test]
+fn early_media_prack_and_update_are_anchored() {
+    let mut lab = Lab::with_calls(config(), open_ok);
+    lab.registers(1, 300, 300);
+    lab.client_sends(&client_invite(1, None, &client_offer()));
+    let CallAction::Open { call, .. } = lab.media[0].clone() else {
+        panic!("{:?}", lab.media)
+    };
+    let invite = parse(&last(&mut lab.to_call_control, "INVITE went inside"));
+
+    // 183 Session Progress with bob's description, sent reliably.
+    let early = sdp("198.18.2.100", "RTP/AVP", None, "");
+    let mut r183 = parse(&inside_answer(&invite, 183, &early));
+    r183.append_header("Require", b"100rel").unwrap();
+    r183.append_header("RSeq", b"1").unwrap();
+    lab.call_control_sends(InsideHop::Stream(1), &r183.to_bytes());
+    let at_alice = parse(&last(&mut lab.to_client, "183 reached alice"));
+    assert_eq!(at_alice.status(), Some(183));
+    let e = body_of(&at_alice);
+    assert_eq!(e.media(0).unwrap().proto, "RTP/SAVP");
+    assert_eq!(e.media(0).unwrap().port, 40000);
+    assert_eq!(
+        lab.c.calls().unwrap().current(lab.now)[0].state,
+        calls::CallState::Early
+    );
+    assert!(lab.media.iter().any(|a| matches!(a,
+        CallAction::Update { call: c, update } if *c == call && update.inside_remote.is_some())));
+
+    // alice's PRACK goes inside (a request in the early dialog C knows).
+    let mut prack = client_request("PRACK", 2, "z9hG4bK-prack", Some("b9"));
+    let at = prack.iter().position(|&b| b == b'\n').unwrap() + 1;
+    prack.splice(at..at, b"RAck: 1 1 INVITE\r\n".iter().copied());
+    lab.client_sends(&prack);
+    let p = parse(&last(&mut lab.to_call_control, "PRACK went inside"));
+    assert_eq!(p.method(), Some(&Method::Prack));
+
+    // The 200 to the INVITE, then bob moves his media with an UPDATE.
+    lab.call_control_sends(InsideHop::Stream(1), &inside_answer(&invite, 200, &early));
+    let _ = last(&mut lab.to_client, "200 reached alice");
+    let moved = sdp("198.18.2.101", "RTP/AVP", None, "").replace("30000", "31000");
+    let contact = lab.c.bindings(1)[0].1.contact.uri.to_string();
+    let rr = invite
+        .record_routes()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>();
+    let update = with_body(
+        &format!(
+            "UPDATE {contact} SIP/2.0\r\n\
+             Via: SIP/2.0/TCP 198.18.2.20:5060;branch=z9hG4bK-kupd;rport\r\n\
+             Route: {}\r\nRoute: {}\r\n\
+             Max-Forwards: 69\r\n\
+             From: <sip:bob@example.test>;tag=b9\r\n\
+             To: <sip:alice@example.test>;tag=a1\r\n\
+             Call-ID: call-1@10.0.0.5\r\n\
+             CSeq: 30 UPDATE\r\n",
+            rr[0], rr[1]
+        ),
+        &moved,
+    );
+    lab.call_control_sends(InsideHop::Stream(1), &update);
+    let u = parse(&last(&mut lab.to_client, "UPDATE reached alice"));
+    assert_eq!(u.method(), Some(&Method::Update));
+    let d = body_of(&u);
+    assert_eq!(
+        d.media(0).unwrap().port,
+        40000,
+        "alice's side of the relay stays"
+    );
+    assert_eq!(
+        d.sections()[0].crypto().next(),
+        Some(format!("1 {OUR_KEY}").as_str()),
+        "our key, under alice's tag"
+    );
+    assert_eq!(
+        lab.media.last(),
+        Some(&CallAction::Update {
+            call,
+            update: calls::StreamUpdate {
+                stream: 0,
+                peer_crypto: None,
+                inside_remote: Some((
+                    "198.18.2.101:31000".parse().unwrap(),
+                    "198.18.2.101:31001".parse().unwrap()
+                )),
+            }
+        })
+    );
+}

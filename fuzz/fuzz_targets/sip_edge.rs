@@ -2,15 +2,17 @@
 //! chunks (whatever it yields must re-emit to the same octets), E's proxy as bytes from a
 //! client flow or as an envelope from C, C's proxy as an envelope from E or bytes from call
 //! control, or STUN framing. Both proxies first see a registration so that routing code runs.
-//! Nothing may panic.
+//! C carries calls: a description in what arrives is checked and rewritten, and the media it
+//! asks for is opened at once (a stand-in), so that held messages go on. Nothing may panic.
 #![no_main]
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use signaling::sip::{Host, Transport};
+use signaling::sip_edge::calls::{CallAction, CallsConfig, OpenedMedia, OpenedStream};
 use signaling::sip_edge::{
-    stun, CProxy, CProxyConfig, EProxy, EProxyConfig, Envelope, EnvelopeReader, InsideHop, Kind,
-    OwnNames, RegistrationMode,
+    stun, CAction, CProxy, CProxyConfig, EProxy, EProxyConfig, Envelope, EnvelopeReader,
+    InsideHop, Kind, OwnNames, RegistrationMode,
 };
 
 const REGISTER: &[u8] = b"REGISTER sip:example.test SIP/2.0\r\n\
@@ -36,6 +38,7 @@ fn proxies(mode: RegistrationMode) -> (EProxy, CProxy, u64) {
         own: OwnNames::new([Host::Name("expc.example.test".into())]),
         max_bindings: 8,
         max_pending: 8,
+        calls: Some(CallsConfig::new([198, 18, 2, 10].into(), |v| v.contains("AES_CM_128"))),
     });
     let flow = e.open_flow("198.18.1.10:5061".parse().unwrap_or_else(|_| unreachable!()));
     (e, c, flow)
@@ -94,6 +97,30 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    // Open what C asked for, as a driver would, and let the held messages go on.
+    for _ in 0..4 {
+        let opens: Vec<(u64, usize)> = co
+            .drain(..)
+            .filter_map(|a| match a {
+                CAction::Call(CallAction::Open { call, streams }) => Some((call, streams.len())),
+                _ => None,
+            })
+            .collect();
+        for (call, n) in opens {
+            let media = OpenedMedia {
+                outside_address: [198, 18, 1, 1].into(),
+                streams: (0..n)
+                    .map(|k| OpenedStream {
+                        outside_port: 40000 + 2 * k as u16,
+                        inside_port: 50000 + 2 * k as u16,
+                        our_crypto: Some("AES_CM_128_HMAC_SHA1_80 inline:AAAA".into()),
+                    })
+                    .collect(),
+            };
+            c.media_opened(call, Ok(media), now, &mut co);
+        }
+    }
     e.expire(now + Duration::from_secs(120));
     c.expire(now + Duration::from_secs(120));
+    c.expire(now + Duration::from_secs(400));
 });

@@ -434,12 +434,27 @@ impl CProxy {
         &mut self,
         flow: u64,
         client: Option<SocketAddr>,
-        mut msg: Message,
+        msg: Message,
         now: Instant,
         out: &mut Vec<CAction>,
     ) {
+        self.client_message_of(flow, client, msg, now, None, out);
+    }
+
+    fn client_message_of(
+        &mut self,
+        flow: u64,
+        client: Option<SocketAddr>,
+        mut msg: Message,
+        now: Instant,
+        held_for: Option<u64>,
+        out: &mut Vec<CAction>,
+    ) {
         if let Some(calls) = self.calls.as_mut() {
-            let step = calls.on_message(Side::Outside, &mut msg, now);
+            let step = match held_for {
+                Some(call) => calls.resume(call, Side::Outside, &mut msg, now),
+                None => calls.on_message(Side::Outside, &mut msg, now),
+            };
             calls.note_outside_flow(flow);
             self.drain_calls(out);
             match step {
@@ -540,10 +555,10 @@ impl CProxy {
         for h in self.held.remove(&call).unwrap_or_default() {
             match h {
                 Held::FromClient { flow, client, msg } if ok => {
-                    self.client_message(flow, client, msg, now, out);
+                    self.client_message_of(flow, client, msg, now, Some(call), out);
                 }
                 Held::FromInside { hop, mut msg } if ok => {
-                    self.message_from_inside(hop, &mut msg, now, out);
+                    self.inside_message_of(hop, &mut msg, now, Some(call), out);
                 }
                 Held::FromClient { flow, msg, .. } => {
                     if msg.is_request() {
@@ -844,8 +859,22 @@ impl CProxy {
         now: Instant,
         out: &mut Vec<CAction>,
     ) {
+        self.inside_message_of(hop, msg, now, None, out);
+    }
+
+    fn inside_message_of(
+        &mut self,
+        hop: InsideHop,
+        msg: &mut Message,
+        now: Instant,
+        held_for: Option<u64>,
+        out: &mut Vec<CAction>,
+    ) {
         if let Some(calls) = self.calls.as_mut() {
-            let step = calls.on_message(Side::Inside, msg, now);
+            let step = match held_for {
+                Some(call) => calls.resume(call, Side::Inside, msg, now),
+                None => calls.on_message(Side::Inside, msg, now),
+            };
             self.drain_calls(out);
             match step {
                 Step::Forward => {}

@@ -530,20 +530,41 @@ impl Calls {
 
     /// A message crossing C from `from` (after parsing, before the proxy routes it).
     pub fn on_message(&mut self, from: Side, msg: &mut Message, now: Instant) -> Step {
+        self.step(from, msg, now, None)
+    }
+
+    /// A message [`Step::Hold`] kept for `call`, given again once its media is open.
+    pub fn resume(&mut self, call: u64, from: Side, msg: &mut Message, now: Instant) -> Step {
+        self.step(from, msg, now, Some(call))
+    }
+
+    fn step(&mut self, from: Side, msg: &mut Message, now: Instant, known: Option<u64>) -> Step {
         self.last = None;
         if msg.is_request() {
-            self.on_request(from, msg, now)
+            self.on_request(from, msg, now, known)
         } else {
-            self.on_response(from, msg, now)
+            self.on_response(from, msg, now, known)
         }
     }
 
-    fn on_request(&mut self, from: Side, msg: &mut Message, now: Instant) -> Step {
+    fn on_request(
+        &mut self,
+        from: Side,
+        msg: &mut Message,
+        now: Instant,
+        known: Option<u64>,
+    ) -> Step {
         let Some(method) = msg.method().cloned() else {
             return Step::Forward;
         };
         let in_dialog = msg.to().tag().is_some();
-        let found = self.find(msg, from);
+        let found = known
+            .filter(|id| self.calls.contains_key(id))
+            .or_else(|| self.find(msg, from));
+        if found.is_none() && method == Method::Invite && !in_dialog && msg.from().tag().is_none() {
+            // RFC 3261 §8.1.1.3: without a From tag the dialog cannot be told apart.
+            return refuse(400, "Bad Request (From without a tag)");
+        }
         let id = match (found, &method, in_dialog) {
             (Some(id), _, _) => id,
             (None, Method::Invite, false) => {
@@ -660,9 +681,18 @@ impl Calls {
         id
     }
 
-    fn on_response(&mut self, from: Side, msg: &mut Message, now: Instant) -> Step {
+    fn on_response(
+        &mut self,
+        from: Side,
+        msg: &mut Message,
+        now: Instant,
+        known: Option<u64>,
+    ) -> Step {
         // The response answers a request that came from the other side.
-        let Some(id) = self.find(msg, from.other()) else {
+        let found = known
+            .filter(|id| self.calls.contains_key(id))
+            .or_else(|| self.find(msg, from.other()));
+        let Some(id) = found else {
             return Step::Forward;
         };
         let status = msg.status().unwrap_or(0);

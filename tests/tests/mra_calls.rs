@@ -14,6 +14,8 @@
 //!   inside namespace, so its loopback) does: the
 //!   clear media exists only inside; the inside's SDP says `RTP/AVP` only.
 //! - After every call: no call at C, no media legs or ports held at E or C (`edge status`).
+//! - linphonec as the second client implementation: a remote linphonec (carol, TLS, SRTP)
+//!   and the inside baresip (bob) call each other both ways through E and C, audio checked.
 //! - A remote client offering plain RTP is refused with 488, and nothing is held after.
 //! - A remote client that goes silent mid-call (stopped: no RTP, no RTCP) has its call ended by
 //!   C after the media inactivity timeout (8 s in the lab's C): a BYE to each party, counted.
@@ -35,7 +37,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tests::audio::{mulaw_encode_all, write_tone_wav, Wav, G711_RATE};
 use tests::clients::{
-    Baresip, Capture, CaptureFile, ClientConfig, Lab, LabInfo, ScratchDir, SipClient, Transport,
+    Baresip, Capture, CaptureFile, ClientConfig, Lab, LabInfo, Linphone, LinphoneCallEvent,
+    ScratchDir, SipClient, Transport,
 };
 
 const E_SIP_TLS: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 1, 1), 5061);
@@ -465,5 +468,63 @@ fn a_call_whose_remote_party_goes_silent_is_ended_with_bye_on_both_sides() {
     let last = &c["c"]["calls"]["history"][0];
     assert_eq!(last["ended"], "media inactivity", "{last:#}");
     must(alice.stop());
+    must(bob.stop());
+}
+
+#[test]
+fn remote_linphonec_and_inside_baresip_call_each_other_through_the_edge() {
+    let Some(lab) = must(Lab::up_or_skip()) else {
+        return;
+    };
+    let info = lab.info();
+    let dir = must(ScratchDir::new("mra-calls-linphone"));
+    let (c_tone, b_tone) = (tone(&dir, 697.0), tone(&dir, 1209.0));
+    let mut carol = must(Linphone::start(remote(
+        info,
+        "client_b",
+        "carol",
+        &c_tone.wav,
+    )));
+    let mut bob = must(Baresip::start(
+        must(info.client("phone", "bob", Transport::Tcp))
+            .audio_in(&b_tone.wav)
+            .auto_answer(),
+    ));
+    must(carol.wait_registered(REGISTER));
+    must(bob.wait_registered(REGISTER));
+
+    // carol (outside) calls bob (inside, answering by himself); carol hangs up.
+    must(carol.call("sip:bob@example.test"));
+    must(bob.wait_event("CALL_ESTABLISHED", SIGNAL));
+    must(carol.wait_call(LinphoneCallEvent::StreamsRunning, SIGNAL));
+    std::thread::sleep(TALK);
+    let c = edge_status(info, "c");
+    eprintln!("C's streams: {:#}", c["c"]["media"]["streams"]);
+    must(carol.terminate());
+    must(carol.wait_call(LinphoneCallEvent::Ended, SIGNAL));
+    must(bob.wait_event("CALL_CLOSED", SIGNAL));
+    heard(&bob, "bob", &c_tone, &b_tone);
+    let carol_heard = Wav::read(&must(carol.received_audio(SIGNAL))).unwrap();
+    let got = carol_heard.tone(b_tone.hz);
+    eprintln!("carol heard {got:?}");
+    assert!(
+        got.strength > 0.8 && got.seconds_with_tone > 2.0,
+        "carol did not hear bob's tone: {got:?}"
+    );
+    nothing_held(info);
+
+    // bob calls carol; carol answers; bob hangs up.
+    must(bob.dial("sip:carol@example.test"));
+    must(carol.wait_call(LinphoneCallEvent::Incoming, SIGNAL));
+    must(carol.answer());
+    must(carol.wait_call(LinphoneCallEvent::StreamsRunning, SIGNAL));
+    must(bob.wait_event("CALL_ESTABLISHED", SIGNAL));
+    std::thread::sleep(TALK);
+    must(bob.hangup());
+    must(bob.wait_event("CALL_CLOSED", SIGNAL));
+    must(carol.wait_call(LinphoneCallEvent::Ended, SIGNAL));
+    heard(&bob, "bob", &c_tone, &b_tone);
+    nothing_held(info);
+    must(carol.stop());
     must(bob.stop());
 }

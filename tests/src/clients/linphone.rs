@@ -93,6 +93,19 @@ fn reg_proxy(config: &ClientConfig) -> String {
     }
 }
 
+/// Through an edge (TLS with a name to verify), every request goes to the edge, calls too:
+/// `reg_route` makes the proxy the outbound proxy (a loose route). Registered directly at call
+/// control, none (Kamailio refuses a preloaded Route naming itself).
+fn reg_route(config: &ClientConfig) -> String {
+    match (&config.tls, config.transport) {
+        (Some(_), Transport::Tls) => {
+            let proxy = reg_proxy(config);
+            format!("reg_route={};lr>\n", proxy.trim_end_matches('>'))
+        }
+        _ => String::new(),
+    }
+}
+
 /// The linphonerc for `config`, databases in `dir`.
 fn rc_file(config: &ClientConfig, dir: &Path) -> String {
     // -1: a random port for the transport in use; 0: that transport off.
@@ -138,6 +151,7 @@ fn rc_file(config: &ClientConfig, dir: &Path) -> String {
          \n\
          [proxy_0]\n\
          reg_proxy={proxy}\n\
+         {route}\
          reg_identity={aor}\n\
          reg_expires={expires}\n\
          reg_sendregister=1\n\
@@ -155,6 +169,7 @@ fn rc_file(config: &ClientConfig, dir: &Path) -> String {
         db = dir.join("linphone.db").display(),
         calls = dir.join("call-history.db").display(),
         proxy = reg_proxy(config),
+        route = reg_route(config),
         expires = config.expires,
         user = config.user,
         password = config.password,

@@ -10,8 +10,13 @@
 //! 4. A MESSAGE from the inside phone (bob, 198.18.2.100) to `sip:alice@example.test` goes to
 //!    Kamailio, which sends it to C, which sends it through E down alice's TLS flow; baresip
 //!    answers 200.
-//! 5. baresip stops (it unregisters); the lab stays up for the reader, with the commands to
-//!    look at it and `cargo xtask lab down` to end it.
+//! 5. baresip stops (it unregisters).
+//! 6. A call: alice (baresip outside, TLS, SRTP mandatory) calls bob (baresip on the inside
+//!    phone's address, plain RTP, registered at Kamailio). Each sends a tone from a WAV file
+//!    (alice 697 Hz, bob 1209 Hz); C's call status and relay counters are shown while they
+//!    talk; alice hangs up; what each heard is analysed (the other's tone, not its own).
+//! 7. The lab stays up for the reader, with the commands to look at it and
+//!    `cargo xtask lab down` to end it.
 //!
 //! Any step that fails stops the demo with the reason and the end of the relevant log.
 
@@ -97,6 +102,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         let _ = child.wait();
     }
     result?;
+    call(root)?;
     println!();
     println!("demo: done. The lab stays up: look at it with");
     println!("  cargo xtask lab status");
@@ -177,6 +183,88 @@ fn check(state: &Path, log: &Path) -> Result<(), String> {
             "the MESSAGE did not get a 2xx:\n{text}{}",
             String::from_utf8_lossy(&sent.stderr)
         ));
+    }
+    Ok(())
+}
+
+/// Step 6: a call from alice outside to bob inside, with tones both ways.
+fn call(root: &Path) -> Result<(), String> {
+    use tests::audio::write_tone_wav;
+    use tests::audio::Wav;
+    use tests::clients::{Baresip, LabInfo, ScratchDir, SipClient, Transport};
+
+    const SIGNAL: Duration = Duration::from_secs(15);
+    let info = LabInfo::load(&root.join("target").join("lab").join("lab.json"))?;
+    let dir = ScratchDir::new("demo-call")?;
+    let (a_wav, b_wav) = (dir.path().join("alice.wav"), dir.path().join("bob.wav"));
+    write_tone_wav(&a_wav, 697.0, 30.0)?;
+    write_tone_wav(&b_wav, 1209.0, 30.0)?;
+    let ca = info
+        .ca_certificate
+        .clone()
+        .ok_or("lab.json names no lab CA")?;
+    let e: std::net::SocketAddrV4 = E_SIP_TLS.parse().map_err(|e| format!("{e}"))?;
+    println!();
+    println!(
+        "demo: a call. alice (outside, TLS, SRTP) calls bob (inside phone 198.18.2.100, plain RTP)"
+    );
+    let mut alice = Baresip::start(
+        info.client("client_a", "alice", Transport::Tls)?
+            .tls(e, ca, "expe.example.test")
+            .srtp_mandatory()
+            .audio_in(&a_wav),
+    )?;
+    let mut bob = Baresip::start(
+        info.client("phone", "bob", Transport::Tcp)?
+            .audio_in(&b_wav)
+            .auto_answer(),
+    )?;
+    alice.wait_registered(SIGNAL)?;
+    bob.wait_registered(SIGNAL)?;
+    alice.dial("sip:bob@example.test")?;
+    alice.wait_event("CALL_ESTABLISHED", SIGNAL)?;
+    println!("  established; alice sends 697 Hz, bob 1209 Hz");
+    std::thread::sleep(Duration::from_secs(3));
+    let status = Command::new("ip")
+        .args(["netns", "exec", "portico-inside"])
+        .arg(edge_path(root))
+        .args(["status", "--admin", "127.0.0.1:8080"])
+        .output()
+        .map_err(|e| format!("edge status: {e}"))?;
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&status.stdout) {
+        for c in v["c"]["calls"]["current"].as_array().into_iter().flatten() {
+            let text = |k: &str| c[k].as_str().unwrap_or("?").to_owned();
+            println!(
+                "  C: call {} {} -> {} ({}, caller {}), {} stream(s)",
+                c["id"],
+                text("from"),
+                text("to"),
+                text("state"),
+                text("caller"),
+                c["streams"]
+            );
+        }
+        for s in v["c"]["media"]["streams"].as_array().into_iter().flatten() {
+            println!(
+                "  C's relay: from E (SRTP, decrypted) {} packets, to E {} ; from inside (RTP) {}, to inside {}",
+                s["outside"]["received"], s["outside"]["sent"], s["inside"]["received"], s["inside"]["sent"]
+            );
+        }
+    }
+    alice.hangup()?;
+    alice.wait_event("CALL_CLOSED", SIGNAL)?;
+    bob.wait_event("CALL_CLOSED", SIGNAL)?;
+    let heard = |who: &Baresip| -> Result<Wav, String> { Wav::read(&who.received_audio(SIGNAL)?) };
+    let (a, b) = (heard(&alice)?, heard(&bob)?);
+    let (a_got, b_got) = (a.tone(1209.0), b.tone(697.0));
+    println!(
+        "  alice heard bob's 1209 Hz for {:.1} s (strength {:.3}); bob heard alice's 697 Hz for {:.1} s (strength {:.3})",
+        a_got.seconds_with_tone, a_got.strength, b_got.seconds_with_tone, b_got.strength
+    );
+    alice.stop()?;
+    bob.stop()?;
+    if a_got.strength < 0.8 || b_got.strength < 0.8 {
+        return Err("the call's audio did not come through both ways".into());
     }
     Ok(())
 }

@@ -9,6 +9,8 @@
 //! - A remote baresip (alice, SRTP) and an inside baresip (bob on the phone address, plain RTP,
 //!   registered directly at Kamailio) call each other both ways, audio checked, hangup from each
 //!   side.
+//! - The capture of the internet link, its TLS read with the session keys the lab's E logs
+//!   (`SSLKEYLOGFILE`), shows every description outside in `RTP/SAVP` with `a=crypto`.
 //! - Captures on the internet link (client ↔ E) and on the DMZ's inside link (E ↔ C) never hold
 //!   the tones' PCMU bytes, which the capture inside (C ↔ phone and Kamailio, which share the
 //!   inside namespace, so its loopback) does: the
@@ -191,13 +193,43 @@ fn clear_media_only_inside(
     }
 }
 
+/// The SIP clients and E exchanged on the internet link (TLS, read with E's session keys):
+/// every description says `RTP/SAVP` and carries `a=crypto`.
+fn outside_sdp_is_srtp(info: &LabInfo, internet: CaptureFile) -> CaptureFile {
+    let keylog = lab_json(info)["edge"]["e"]["tls_keylog"]
+        .as_str()
+        .map(PathBuf::from)
+        .expect("lab.json names E's TLS key log");
+    let internet = internet.with_tls_keys(&keylog);
+    let sdp = must(internet.sdp());
+    assert!(
+        sdp.len() >= 2,
+        "no offer and answer decoded from the internet link (TLS keys in {}): {sdp:#?}",
+        keylog.display()
+    );
+    assert_eq!(
+        must(internet.sdp_protocols()),
+        vec!["RTP/SAVP".to_string()],
+        "{sdp:#?}"
+    );
+    assert!(
+        sdp.iter().all(|s| s.has_attribute("crypto")),
+        "a description outside without a=crypto: {sdp:#?}"
+    );
+    eprintln!(
+        "internet link: {} descriptions decoded, all RTP/SAVP with a=crypto",
+        sdp.len()
+    );
+    internet
+}
+
 fn outside_captures() -> (Capture, Capture) {
     (
         must(Capture::start(
             "portico-dmz",
             "to-internet",
             "internet-link",
-            Some("udp"),
+            Some("udp or tcp port 5061"),
         )),
         must(Capture::start(
             "portico-dmz",
@@ -294,6 +326,7 @@ fn remote_clients_call_each_other_through_e_and_c_with_srtp_outside() {
         "{:#?}",
         must(inside.sdp())
     );
+    let internet = outside_sdp_is_srtp(info, internet);
     clear_media_only_inside(&[&internet, &dmz], None, &[&a_tone, &c_tone]);
 }
 
@@ -361,6 +394,7 @@ fn remote_and_inside_clients_call_both_ways_with_media_translated_at_c() {
         "{:#?}",
         must(inside.sdp())
     );
+    let internet = outside_sdp_is_srtp(info, internet);
     clear_media_only_inside(&[&internet, &dmz], Some(&inside), &[&a_tone, &b_tone]);
 }
 

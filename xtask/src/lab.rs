@@ -64,8 +64,9 @@
 //! counters    {dmz_to_inside_new: {namespace, table, counter, expect: 0}}
 //! ca          {certificate, key, note} (the lab CA the edge makes in target/lab/tls)
 //! edge        {binary, e|c: {zone, namespace, config, admin, pid, pid_file, log, command
-//!               (argv to start it again), fqdn, certificate; e: sip_tls, traversal_sip;
-//!               c: sip_listen, call_control, registration}}
+//!               (argv to start it again), fqdn, certificate; e: sip_tls, traversal_sip,
+//!               tls_keylog (E's client TLS session keys, for tshark); c: sip_listen,
+//!               call_control, registration}}
 //! paths       {config_dir, state_dir, run_dir, log_dir, lab_json}
 //! ```
 
@@ -412,11 +413,19 @@ fn start_edge(
         config.display().to_string(),
     ];
     let log = paths.log(name);
+    // E writes its client TLS session keys where tests read them, so that captures of the
+    // internet side can be decrypted (the SDP clients see is in TLS).
+    let env = if zone == Zone::Dmz {
+        vec![("SSLKEYLOGFILE", paths.e_tls_keylog().display().to_string())]
+    } else {
+        Vec::new()
+    };
     let mut spawned = proc::spawn(
         name,
         zone.namespace(),
         &edge.display().to_string(),
         &args,
+        &env,
         &paths.pid_file(name),
         &log,
     )?;
@@ -501,6 +510,7 @@ fn start(
             dns.zone.namespace(),
             "dnsmasq",
             &args,
+            &[],
             &paths.pid_file(name),
             &log,
         )?;
@@ -528,6 +538,7 @@ fn start(
         KAMAILIO.zone.namespace(),
         "kamailio",
         &args,
+        &[],
         &paths.pid_file("kamailio"),
         &log,
     )?;

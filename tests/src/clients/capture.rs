@@ -116,6 +116,7 @@ impl Capture {
         Ok(CaptureFile {
             path: self.file.clone(),
             log: self.proc.output().text(),
+            keylog: None,
             _dir: Some(self.dir),
         })
     }
@@ -182,14 +183,22 @@ pub struct UdpHit {
 pub struct CaptureFile {
     path: PathBuf,
     log: String,
+    /// A TLS key log (NSS format) tshark decrypts TLS with.
+    keylog: Option<PathBuf>,
     /// The capture's scratch directory, removed (or kept) with this.
     _dir: Option<ScratchDir>,
 }
 
-/// `tshark -n -r FILE ARGS…`: its stdout, or `Err` with its stderr.
-fn tshark(file: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("tshark")
-        .arg("-n")
+/// `tshark -n [-o tls.keylog_file:KEYLOG] -r FILE ARGS…`: its stdout, or `Err` with its
+/// stderr.
+fn tshark(file: &Path, keylog: Option<&Path>, args: &[&str]) -> Result<String, String> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-n");
+    if let Some(k) = keylog {
+        cmd.arg("-o")
+            .arg(format!("tls.keylog_file:{}", k.display()));
+    }
+    let out = cmd
         .arg("-r")
         .arg(file)
         .args(args)
@@ -325,8 +334,16 @@ impl CaptureFile {
         Ok(CaptureFile {
             path: path.to_path_buf(),
             log: String::new(),
+            keylog: None,
             _dir: None,
         })
+    }
+
+    /// The same read with the TLS session keys in `keylog` (NSS key log format, as
+    /// `SSLKEYLOGFILE` writes it): SIP over TLS is decoded, its SDP included.
+    pub fn with_tls_keys(mut self, keylog: &Path) -> CaptureFile {
+        self.keylog = Some(keylog.to_path_buf());
+        self
     }
 
     /// The file.
@@ -341,9 +358,13 @@ impl CaptureFile {
 
     /// The number of packets in it.
     pub fn packets(&self) -> Result<usize, String> {
-        Ok(tshark(&self.path, &["-T", "fields", "-e", "frame.number"])?
-            .lines()
-            .count())
+        Ok(tshark(
+            &self.path,
+            self.keylog.as_deref(),
+            &["-T", "fields", "-e", "frame.number"],
+        )?
+        .lines()
+        .count())
     }
 
     /// Every SDP body tshark decodes in it (SIP over UDP or TCP; not over TLS), in order.
@@ -361,7 +382,7 @@ impl CaptureFile {
         ] {
             args.extend(["-e", f]);
         }
-        parse_sdp_json(&tshark(&self.path, &args)?)
+        parse_sdp_json(&tshark(&self.path, self.keylog.as_deref(), &args)?)
     }
 
     /// The distinct `m=` protocols seen in SDP ([`CaptureFile::sdp`]), in the order first seen.
@@ -389,7 +410,11 @@ impl CaptureFile {
         ] {
             args.extend(["-e", f]);
         }
-        Ok(parse_udp_fields(&tshark(&self.path, &args)?))
+        Ok(parse_udp_fields(&tshark(
+            &self.path,
+            self.keylog.as_deref(),
+            &args,
+        )?))
     }
 
     /// The UDP datagrams whose payload (everything after the UDP header, whatever it carries)

@@ -48,6 +48,11 @@ impl Paths {
         self.run_dir.join(format!("{peer}.pid"))
     }
 
+    /// Where the lab's E writes the TLS session keys of client connections (`SSLKEYLOGFILE`).
+    pub(crate) fn e_tls_keylog(&self) -> PathBuf {
+        self.run_dir.join("e-tls-keys.log")
+    }
+
     pub(crate) fn log(&self, peer: &str) -> PathBuf {
         self.log_dir.join(format!("{peer}.log"))
     }
@@ -331,6 +336,7 @@ impl LabInfo {
                     "sip_tls": "198.18.1.1:5061",
                     "traversal_sip": "198.18.2.1:7001",
                     "certificate": path(&tls_dir(paths).join("e.pem")),
+                    "tls_keylog": path(&paths.e_tls_keylog()),
                 })),
                 "c": self.edge_role("c", "edge-c", Zone::Inside, json!({
                     "fqdn": "expc.example.test",

@@ -100,12 +100,14 @@ pub(crate) fn read_pid(path: &Path) -> Option<u32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Starts `program args…` in network namespace `namespace`, output to `log`, pid to `pid_file`.
+/// Starts `program args…` in network namespace `namespace` with `env` added to its
+/// environment, output to `log`, pid to `pid_file`.
 pub(crate) fn spawn(
     name: &str,
     namespace: &str,
     program: &str,
     args: &[String],
+    env: &[(&str, String)],
     pid_file: &Path,
     log: &Path,
 ) -> Result<Spawned, LabError> {
@@ -117,6 +119,7 @@ pub(crate) fn spawn(
     let child = Command::new("ip")
         .args(["netns", "exec", namespace, program])
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

@@ -35,14 +35,27 @@ pub use e::{start_e, EDriverConfig, EHandle, ESnapshot};
 use crate::traversal::driver::TlsIdentity;
 
 /// The client-facing TLS configuration of E's SIP listener (no client certificate asked).
+///
+/// With `SSLKEYLOGFILE` set in E's environment, the session keys of client connections are
+/// appended to that file (NSS key log format), so that a capture of the internet side can be
+/// read (`tshark -o tls.keylog_file:FILE`): for troubleshooting and for the lab's proof of
+/// what the SDP outside says. Unset (the normal case), nothing is written.
 pub fn sip_tls_server_config(identity: &TlsIdentity) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_single_cert(identity.cert_chain.clone(), identity.key.clone_key())
         .map_err(|e| format!("E certificate or key: {e}"))?;
+    if let Some(path) = std::env::var_os("SSLKEYLOGFILE") {
+        eprintln!(
+            "e: SSLKEYLOGFILE is set: the TLS session keys of client connections go to {} \
+             (troubleshooting only)",
+            std::path::Path::new(&path).display()
+        );
+        config.key_log = Arc::new(rustls::KeyLogFile::new());
+    }
     Ok(Arc::new(config))
 }
 

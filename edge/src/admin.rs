@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 use signaling::sip_edge::calls::CallRecord;
 use signaling::sip_edge::driver::{CHandle, CSnapshot, EHandle, ESnapshot};
-use signaling::traversal::control::MediaUsage;
+use signaling::traversal::control::{MediaCall, MediaUsage};
 use signaling::traversal::status::{Failure, LinkCounters, LinkStatus, ListenerStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -215,6 +215,24 @@ async fn status_json(roles: &Roles) -> Value {
             None => json!({"error": "E's SIP driver stopped"}),
         };
         v["e"]["media"] = usage_json(e.media_usage());
+        if let Some((current, history)) = e.media_calls() {
+            let row = |c: &MediaCall| {
+                json!({
+                    "call": c.call,
+                    "streams": c.streams,
+                    "started": unix(c.started),
+                    "duration_s": c.duration.as_secs_f64(),
+                    // As Expressway counts them: E's one component of the call (the traversal
+                    // relay); C has the other three.
+                    "components": 1,
+                })
+            };
+            v["e"]["calls"] = json!({
+                "active": current.len(),
+                "current": current.iter().map(row).collect::<Vec<_>>(),
+                "history": history.iter().map(row).collect::<Vec<_>>(),
+            });
+        }
     }
     if let Some(c) = &roles.c {
         v["c"] = match c.snapshot().await {

@@ -4,25 +4,39 @@
 //! the SRTP work). Both legs latch to their first packet: the client's address is learnt from
 //! the client, C's from C.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use media::relay::engine::LegConfig;
 use media::relay::port_alloc::AllocError;
 use media::runtime::{LegPorts, LegRef, LegRequest, MediaPlane, PlaneError};
-use signaling::traversal::control::{MediaAllocator, MediaUsage, RefusalCode, StreamAllocation};
+use signaling::traversal::control::{
+    MediaAllocator, MediaCall, MediaUsage, RefusalCode, StreamAllocation,
+};
 
 use crate::xdp::Xdp;
 
 /// E's media plane behind the control stream.
+/// One call's media at E.
+struct ECall {
+    legs: Vec<LegRef>,
+    started: Instant,
+    wall: SystemTime,
+}
+
+/// Ended calls E keeps for its status (the guide's "call history": the last 500).
+const HISTORY: usize = 500;
+
 pub(crate) struct EMedia {
     plane: MediaPlane,
     /// E's client-facing media address (what C writes into the SDP it sends outside).
     address: IpAddr,
     /// The legs of each call, to release them.
-    calls: Mutex<HashMap<u64, Vec<LegRef>>>,
+    calls: Mutex<HashMap<u64, ECall>>,
+    /// The last calls ended, oldest first.
+    history: Mutex<VecDeque<MediaCall>>,
     /// The XDP program in front of the plane, held as long as the plane runs.
     _xdp: Xdp,
 }
@@ -33,6 +47,7 @@ impl EMedia {
             plane,
             address,
             calls: Mutex::new(HashMap::new()),
+            history: Mutex::new(VecDeque::new()),
             _xdp: xdp,
         }
     }
@@ -101,7 +116,14 @@ impl MediaAllocator for EMedia {
                 }
             }
         }
-        calls.insert(call, legs);
+        calls.insert(
+            call,
+            ECall {
+                legs,
+                started: Instant::now(),
+                wall: SystemTime::now(),
+            },
+        );
         Ok((self.address, out))
     }
 
@@ -115,14 +137,48 @@ impl MediaAllocator for EMedia {
     }
 
     fn release(&self, call: u64) -> Result<(), RefusalCode> {
-        let legs = self
+        let c = self
             .calls
             .lock()
             .map_err(|_| RefusalCode::BadRequest)?
             .remove(&call)
             .ok_or(RefusalCode::UnknownCall)?;
-        self.release_legs(&legs);
+        self.release_legs(&c.legs);
+        if let Ok(mut h) = self.history.lock() {
+            h.push_back(MediaCall {
+                call,
+                streams: c.legs.len(),
+                started: c.wall,
+                duration: c.started.elapsed(),
+            });
+            while h.len() > HISTORY {
+                h.pop_front();
+            }
+        }
         Ok(())
+    }
+
+    fn calls(&self) -> (Vec<MediaCall>, Vec<MediaCall>) {
+        let current = self
+            .calls
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(id, c)| MediaCall {
+                        call: *id,
+                        streams: c.legs.len(),
+                        started: c.wall,
+                        duration: c.started.elapsed(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let history = self
+            .history
+            .lock()
+            .map(|h| h.iter().rev().cloned().collect())
+            .unwrap_or_default();
+        (current, history)
     }
 }
 
@@ -171,8 +227,13 @@ mod tests {
         assert_eq!(code, RefusalCode::Exhausted);
         assert!(retry >= 1);
         assert_eq!(m.plane.plane_stats().ports_in_use, 2, "two client pairs");
+        let (current, _) = m.calls();
+        assert_eq!(current.len(), 1);
         m.release(1).unwrap();
         assert_eq!(m.plane.plane_stats().ports_in_use, 0);
+        let (current, history) = m.calls();
+        assert!(current.is_empty());
+        assert_eq!((history[0].call, history[0].streams), (1, 2));
         assert_eq!(m.release(1), Err(RefusalCode::UnknownCall));
         // Released pairs are in quarantine: the refusal says when to come back.
         let (code, retry) = m.allocate(3, 3).unwrap_err();

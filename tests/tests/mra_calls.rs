@@ -396,6 +396,20 @@ fn remote_and_inside_clients_call_both_ways_with_media_translated_at_c() {
     );
     let internet = outside_sdp_is_srtp(info, internet);
     clear_media_only_inside(&[&internet, &dmz], Some(&inside), &[&a_tone, &b_tone]);
+    // Both calls in each node's history: one component on E, three on C.
+    let (e, c) = (edge_status(info, "e"), edge_status(info, "c"));
+    for (node, history, components) in [
+        ("E", &e["e"]["calls"]["history"], 1),
+        ("C", &c["c"]["calls"]["history"], 3),
+    ] {
+        let h = history.as_array().unwrap();
+        assert!(
+            h.len() >= 2
+                && h.iter().take(2).all(|r| r["components"] == components
+                    && r["duration_s"].as_f64().unwrap_or(0.0) > 2.0),
+            "{node}'s history: {h:#?}"
+        );
+    }
 }
 
 #[test]

@@ -371,6 +371,24 @@ pub trait MediaAllocator: Send + Sync {
     fn usage(&self) -> MediaUsage {
         MediaUsage::default()
     }
+
+    /// The calls with media now, and the last ones ended (newest first).
+    fn calls(&self) -> (Vec<MediaCall>, Vec<MediaCall>) {
+        (Vec::new(), Vec::new())
+    }
+}
+
+/// A call as a media plane saw it (E's status: its one component of the call).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaCall {
+    /// C's call id.
+    pub call: u64,
+    /// Streams.
+    pub streams: usize,
+    /// When its media was allocated.
+    pub started: std::time::SystemTime,
+    /// How long it had (has) media.
+    pub duration: std::time::Duration,
 }
 
 /// What a media plane holds now: calls, and the ports they take.

@@ -125,6 +125,16 @@ impl EHandle {
         self.media.as_ref().map(|m| m.usage())
     }
 
+    /// The calls E carries media for now, and the last ones ended (newest first).
+    pub fn media_calls(
+        &self,
+    ) -> Option<(
+        Vec<crate::traversal::control::MediaCall>,
+        Vec<crate::traversal::control::MediaCall>,
+    )> {
+        self.media.as_ref().map(|m| m.calls())
+    }
+
     /// A snapshot for the admin API (`None` once the driver stopped).
     pub async fn snapshot(&self) -> Option<ESnapshot> {
         let (tx, rx) = oneshot::channel();

@@ -953,3 +953,168 @@ async fn c_asks_e_for_a_calls_media_through_its_handle() {
     );
     assert!(early.is_err() || matches!(early, Ok(Control::Allocated { .. })));
 }
+
+/// C's relay stand-in for calls: every open, update and close recorded; inside ports from
+/// 50000, our key fixed.
+#[derive(Debug, Default)]
+struct FakeCallMedia {
+    log: std::sync::Mutex<Vec<String>>,
+}
+
+impl signaling::sip_edge::driver::CallMedia for FakeCallMedia {
+    fn open(
+        &self,
+        call: u64,
+        e_traversal: std::net::IpAddr,
+        e: &[StreamAllocation],
+        streams: &[signaling::sip_edge::calls::StreamOpen],
+    ) -> Result<Vec<(u16, Option<String>)>, String> {
+        self.log.lock().unwrap().push(format!(
+            "open {call} via {e_traversal} mux {:?} peer {:?}",
+            e.iter().map(|s| s.mux_id).collect::<Vec<_>>(),
+            streams
+                .iter()
+                .map(|s| s.peer_crypto.is_some())
+                .collect::<Vec<_>>()
+        ));
+        Ok((0..streams.len())
+            .map(|k| {
+                (
+                    50000 + 2 * k as u16,
+                    Some(
+                        "AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"
+                            .into(),
+                    ),
+                )
+            })
+            .collect())
+    }
+
+    fn update(
+        &self,
+        call: u64,
+        update: &signaling::sip_edge::calls::StreamUpdate,
+    ) -> Result<(), String> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("update {call} remote {:?}", update.inside_remote));
+        Ok(())
+    }
+
+    fn close(&self, call: u64) {
+        self.log.lock().unwrap().push(format!("close {call}"));
+    }
+
+    fn inactive_calls(&self) -> Vec<u64> {
+        Vec::new()
+    }
+
+    fn usage(&self) -> signaling::traversal::control::MediaUsage {
+        signaling::traversal::control::MediaUsage::default()
+    }
+}
+
+/// A call through the drivers over real TLS and the real traversal link: C holds the INVITE
+/// while E allocates the client-facing media on the control stream and C's relay opens its
+/// legs, call control gets plain RTP at C, the client gets SRTP at E with our key; BYE closes
+/// the media at C and releases it at E.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_through_the_drivers_opens_rewrites_and_closes_its_media() {
+    let mut edge = edge(100).await;
+    drop(edge.c.take());
+    edge.wait_linked(false).await;
+    let media = Arc::new(FakeCallMedia::default());
+    let mut cfg = (edge.c_config)();
+    cfg.proxy.calls = Some(signaling::sip_edge::calls::CallsConfig::new(
+        "127.0.0.1".parse().unwrap(),
+        |v| v.contains("AES_CM_128_HMAC_SHA1_80"),
+    ));
+    cfg.media = Some(media.clone());
+    edge.c = Some(start_c(cfg).await.unwrap());
+    edge.wait_linked(true).await;
+
+    let mut client = edge.client().await;
+    client.send(&client.register(1, 300)).await;
+    let _ = edge.next_seen().await;
+    assert_eq!(client.recv().await.unwrap().status(), Some(200));
+
+    let l = client.local;
+    let sdp = "v=0\r\no=- 1 1 IN IP4 198.18.1.10\r\ns=-\r\nc=IN IP4 198.18.1.10\r\nt=0 0\r\n\
+               m=audio 30000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+               a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+    let invite = format!(
+        "INVITE sip:bob@example.test SIP/2.0\r\n\
+         Via: SIP/2.0/TLS {l};branch=z9hG4bK-inv;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n\
+         Call-ID: call@test\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{l};transport=tls>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    client.send(invite.as_bytes()).await;
+    let (at_cc, conn) = edge.next_seen().await;
+    let body = String::from_utf8_lossy(at_cc.body()).into_owned();
+    assert!(
+        body.contains("m=audio 50000 RTP/AVP 0") && body.contains("c=IN IP4 127.0.0.1"),
+        "{body}"
+    );
+    assert!(!body.contains("crypto"), "{body}");
+    assert_eq!(at_cc.record_routes().count(), 2, "E and C record-route");
+    // E allocated one stream for the call over the control stream.
+    assert_eq!(edge.media.state.lock().unwrap().calls.len(), 1);
+
+    let answer_sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                      m=audio 31000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let mut ok = at_cc.response(200, "OK", Some("b1")).unwrap();
+    for rr in at_cc.record_routes() {
+        ok.append_header("Record-Route", rr.to_string().as_bytes())
+            .unwrap();
+    }
+    ok.append_header("Contact", b"<sip:bob@127.0.0.1:5099>")
+        .unwrap();
+    ok.append_header("Content-Type", b"application/sdp")
+        .unwrap();
+    ok.set_body(answer_sdp.as_bytes().to_vec()).unwrap();
+    conn.send(ok.to_bytes()).unwrap();
+    let got = client.recv().await.expect("200 to the INVITE");
+    assert_eq!(got.status(), Some(200));
+    let body = String::from_utf8_lossy(got.body()).into_owned();
+    assert!(
+        body.contains("c=IN IP4 198.18.1.1") && body.contains("RTP/SAVP"),
+        "{body}"
+    );
+    assert!(
+        body.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:d0Rm"),
+        "{body}"
+    );
+
+    // BYE from the client: C closes its legs and releases E's.
+    let bye = format!(
+        "BYE sip:bob@127.0.0.1:5099 SIP/2.0\r\n\
+         Via: SIP/2.0/TLS {l};branch=z9hG4bK-bye;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=b1\r\n\
+         Call-ID: call@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    client.send(bye.as_bytes()).await;
+    let (at_cc, _) = edge.next_seen().await;
+    assert_eq!(at_cc.method(), Some(&signaling::sip::Method::Bye));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let closed = || media.log.lock().unwrap().iter().any(|l| l == "close 1");
+    while !edge.media.state.lock().unwrap().calls.is_empty() || !closed() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "E never released, or C never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = media.log.lock().unwrap().clone();
+    assert!(log[0].starts_with("open 1 via 127.0.0.1"), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.starts_with("update 1 remote Some")),
+        "{log:?}"
+    );
+    assert_eq!(log.last().map(String::as_str), Some("close 1"), "{log:?}");
+    let c = edge.c.as_ref().unwrap().snapshot().await.unwrap();
+    assert_eq!(c.active_calls, 0);
+    assert_eq!(c.call_history[0].ended.as_deref(), Some("BYE from outside"));
+}

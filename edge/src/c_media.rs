@@ -329,3 +329,165 @@ impl CallMedia for CMedia {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media::relay::port_alloc::PortRange;
+    use media::runtime::{BackendChoice, PlaneConfig};
+    use std::net::UdpSocket;
+
+    const CLIENT_KEY: &str =
+        "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+    fn rtp(seq: u16, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x80, 0x00];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        p.extend_from_slice(&0x1111_2222u32.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+
+    fn socket() -> UdpSocket {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    fn media() -> CMedia {
+        let mut cfg = PlaneConfig {
+            backend: BackendChoice::Sockets,
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            cores: vec![None],
+            ..PlaneConfig::default()
+        };
+        cfg.ports.range = PortRange::new(23400, 23499).unwrap();
+        CMedia::new(MediaPlane::spawn(cfg).unwrap(), Duration::from_secs(30))
+    }
+
+    /// One stream end to end through C's two legs: E's side (a socket standing for E's mux
+    /// pair) gets the opening keepalives, sends the client's SRTP framed with the mux id, and
+    /// the inside party receives it as plain RTP; the inside party's RTP reaches E's side
+    /// framed and protected with our key; close gives every port back.
+    #[test]
+    fn c_terminates_srtp_between_es_mux_pair_and_the_inside() {
+        let m = media();
+        let (e_rtp, e_rtcp, inside) = (socket(), socket(), socket());
+        let e_port = e_rtp.local_addr().unwrap().port();
+        // E's pair: RTP and RTCP on consecutive ports, so bind RTCP where the leg expects it.
+        let e_rtcp_addr = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), e_port + 1);
+        let e_rtcp = UdpSocket::bind(e_rtcp_addr).unwrap_or(e_rtcp);
+        let alloc = [StreamAllocation {
+            client_port: 40000,
+            mux_pair: e_port,
+            mux_id: 77,
+        }];
+        let open = [StreamOpen {
+            media: "audio".into(),
+            suite: Some("AES_CM_128_HMAC_SHA1_80".into()),
+            peer_crypto: Some(CLIENT_KEY.into()),
+            inside_remote: Some((inside.local_addr().unwrap(), inside.local_addr().unwrap())),
+        }];
+        let opened = m
+            .open(9, IpAddr::from([127, 0, 0, 1]), &alloc, &open)
+            .unwrap();
+        let (inside_port, ours) = opened[0].clone();
+        let ours = ours.expect("our key");
+        assert!(accept_crypto(&format!("1 {ours}")), "{ours}");
+        assert_eq!(m.usage().calls, 1);
+
+        // The opening keepalive: the mux id alone, from C's leg.
+        let mut buf = [0u8; 2048];
+        let (n, c_leg) = e_rtp.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &77u32.to_be_bytes());
+        let _ = e_rtcp;
+
+        // Client → (E) → C: SRTP under the client's key, framed with 77.
+        let mut client_tx = context_of(CLIENT_KEY).unwrap();
+        let mut pkt = rtp(1, &[0x5a; 160]);
+        let plain = pkt.clone();
+        let len = pkt.len();
+        pkt.resize(len + 64, 0);
+        let n = client_tx.protect_rtp(&mut pkt, len).unwrap();
+        let mut framed = 77u32.to_be_bytes().to_vec();
+        framed.extend_from_slice(&pkt[..n]);
+        e_rtp.send_to(&framed, c_leg).unwrap();
+        let (n, from) = inside.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &plain[..], "plain RTP inside");
+        assert_eq!(from.port(), inside_port);
+
+        // Inside → C → E: framed with 77 and protected with our key.
+        let back = rtp(2, &[0x33; 160]);
+        inside
+            .send_to(
+                &back,
+                SocketAddr::new(IpAddr::from([127, 0, 0, 1]), inside_port),
+            )
+            .unwrap();
+        // (The opening keepalive is sent twice: skip the second.)
+        let (n, from) = loop {
+            let (n, from) = e_rtp.recv_from(&mut buf).unwrap();
+            if n > 4 {
+                break (n, from);
+            }
+        };
+        assert_eq!(from, c_leg);
+        assert_eq!(&buf[..4], &77u32.to_be_bytes());
+        let mut rx = context_of(&format!("1 {ours}")).unwrap();
+        let len = rx.unprotect_rtp(&mut buf[4..n]).unwrap();
+        assert_eq!(&buf[4..4 + len], &back[..], "our key decrypts it");
+
+        let counters = m.stream_counters();
+        assert_eq!(counters.len(), 1);
+        assert_eq!(
+            (counters[0].outside_received, counters[0].inside_received),
+            (1, 1)
+        );
+
+        // A new key from the client (a re-INVITE): the relay takes it.
+        m.update(
+            9,
+            &StreamUpdate {
+                stream: 0,
+                peer_crypto: Some(
+                    "2 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"
+                        .into(),
+                ),
+                inside_remote: None,
+            },
+        )
+        .unwrap();
+        assert!(m
+            .update(
+                9,
+                &StreamUpdate {
+                    stream: 3,
+                    peer_crypto: None,
+                    inside_remote: None
+                }
+            )
+            .is_err());
+        m.close(9);
+        assert_eq!(m.usage(), MediaUsage::default());
+        m.close(9);
+        assert!(m
+            .open(
+                10,
+                IpAddr::from([127, 0, 0, 1]),
+                &alloc,
+                &[StreamOpen {
+                    media: "audio".into(),
+                    suite: Some("NO_SUCH_SUITE".into()),
+                    peer_crypto: None,
+                    inside_remote: None,
+                }]
+            )
+            .is_err());
+        assert_eq!(
+            m.usage(),
+            MediaUsage::default(),
+            "a failed open holds nothing"
+        );
+    }
+}

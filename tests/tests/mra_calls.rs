@@ -56,39 +56,15 @@ fn must<T>(r: Result<T, String>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn lab_json(info: &LabInfo) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(&info.path).unwrap()).unwrap()
-}
-
-/// `edge status` of one role, run in its namespace.
-fn edge_status(info: &LabInfo, role: &str) -> Value {
-    let j = lab_json(info);
-    let ns = j["edge"][role]["namespace"].as_str().unwrap().to_owned();
-    let binary = PathBuf::from(j["edge"]["binary"].as_str().unwrap());
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns])
-        .arg(binary)
-        .args([
-            "status",
-            "--admin",
-            j["edge"][role]["admin"].as_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// Waits until neither E nor C holds a call, a leg or a port (releases cross the traversal
 /// link and the relays' control channels: not instant).
 fn nothing_held(info: &LabInfo) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (e, c) = (edge_status(info, "e"), edge_status(info, "c"));
+        let (e, c) = (
+            info.edge_status("e").unwrap(),
+            info.edge_status("c").unwrap(),
+        );
         let held = [
             &e["e"]["media"]["calls"],
             &e["e"]["media"]["legs"],
@@ -196,7 +172,7 @@ fn clear_media_only_inside(
 /// The SIP clients and E exchanged on the internet link (TLS, read with E's session keys):
 /// every description says `RTP/SAVP` and carries `a=crypto`.
 fn outside_sdp_is_srtp(info: &LabInfo, internet: CaptureFile) -> CaptureFile {
-    let keylog = lab_json(info)["edge"]["e"]["tls_keylog"]
+    let keylog = info.json().unwrap()["edge"]["e"]["tls_keylog"]
         .as_str()
         .map(PathBuf::from)
         .expect("lab.json names E's TLS key log");
@@ -279,12 +255,12 @@ fn remote_clients_call_each_other_through_e_and_c_with_srtp_outside() {
     must(carol.wait_event("CALL_ESTABLISHED", SIGNAL));
 
     // While it goes on: two calls at C (the hairpin), two streams held at E.
-    let c = edge_status(info, "c");
+    let c = info.edge_status("c").unwrap();
     assert_eq!(c["c"]["calls"]["active"], 2, "{:#}", c["c"]["calls"]);
-    let e = edge_status(info, "e");
+    let e = info.edge_status("e").unwrap();
     assert_eq!(e["e"]["media"]["calls"], 2, "{:#}", e["e"]["media"]);
     std::thread::sleep(TALK);
-    let c = edge_status(info, "c");
+    let c = info.edge_status("c").unwrap();
     eprintln!(
         "C's streams while talking: {:#}",
         c["c"]["media"]["streams"]
@@ -304,7 +280,7 @@ fn remote_clients_call_each_other_through_e_and_c_with_srtp_outside() {
     heard(&alice, "alice", &c_tone, &a_tone);
     heard(&carol, "carol", &a_tone, &c_tone);
     nothing_held(info);
-    let c = edge_status(info, "c");
+    let c = info.edge_status("c").unwrap();
     let history = c["c"]["calls"]["history"].as_array().unwrap();
     assert!(
         history
@@ -397,7 +373,10 @@ fn remote_and_inside_clients_call_both_ways_with_media_translated_at_c() {
     let internet = outside_sdp_is_srtp(info, internet);
     clear_media_only_inside(&[&internet, &dmz], Some(&inside), &[&a_tone, &b_tone]);
     // Both calls in each node's history: one component on E, three on C.
-    let (e, c) = (edge_status(info, "e"), edge_status(info, "c"));
+    let (e, c) = (
+        info.edge_status("e").unwrap(),
+        info.edge_status("c").unwrap(),
+    );
     for (node, history, components) in [
         ("E", &e["e"]["calls"]["history"], 1),
         ("C", &c["c"]["calls"]["history"], 3),
@@ -436,14 +415,14 @@ fn a_remote_offer_in_plain_rtp_is_refused_with_488_and_nothing_is_held() {
     ))));
     must(alice.wait_registered(REGISTER));
     must(bob.wait_registered(REGISTER));
-    let before = edge_status(info, "c")["c"]["calls"]["counters"]
+    let before = info.edge_status("c").unwrap()["c"]["calls"]["counters"]
         ["portico_c_calls_rejected_total{reason=\"sdp\"}"]
         .as_u64()
         .unwrap_or(0);
     must(alice.dial("sip:bob@example.test"));
     let closed = must(alice.wait_event("CALL_CLOSED", SIGNAL));
     assert!(closed.param.contains("488"), "{closed:?}");
-    let c = edge_status(info, "c");
+    let c = info.edge_status("c").unwrap();
     assert_eq!(
         c["c"]["calls"]["counters"]["portico_c_calls_rejected_total{reason=\"sdp\"}"]
             .as_u64()
@@ -485,7 +464,7 @@ fn a_call_whose_remote_party_goes_silent_is_ended_with_bye_on_both_sides() {
             .as_u64()
             .unwrap_or(0)
     };
-    let before = timeouts(&edge_status(info, "c"));
+    let before = timeouts(&info.edge_status("c").unwrap());
 
     must(alice.dial("sip:bob@example.test"));
     must(bob.wait_event("CALL_INCOMING", SIGNAL));
@@ -511,7 +490,7 @@ fn a_call_whose_remote_party_goes_silent_is_ended_with_bye_on_both_sides() {
     // alice gets her BYE once she runs again.
     must(alice.wait_event("CALL_CLOSED", SIGNAL));
     nothing_held(info);
-    let c = edge_status(info, "c");
+    let c = info.edge_status("c").unwrap();
     assert_eq!(timeouts(&c), before + 1, "{:#}", c["c"]["calls"]);
     let last = &c["c"]["calls"]["history"][0];
     assert_eq!(last["ended"], "media inactivity", "{last:#}");
@@ -546,7 +525,7 @@ fn remote_linphonec_and_inside_baresip_call_each_other_through_the_edge() {
     must(bob.wait_event("CALL_ESTABLISHED", SIGNAL));
     must(carol.wait_call(LinphoneCallEvent::StreamsRunning, SIGNAL));
     std::thread::sleep(TALK);
-    let c = edge_status(info, "c");
+    let c = info.edge_status("c").unwrap();
     eprintln!("C's streams: {:#}", c["c"]["media"]["streams"]);
     must(carol.terminate());
     must(carol.wait_call(LinphoneCallEvent::Ended, SIGNAL));

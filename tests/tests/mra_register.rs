@@ -22,11 +22,10 @@
 )]
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tests::clients::{
     kamailio_contacts, Baresip, ClientConfig, Contact, Lab, LabInfo, Linphone, SipClient,
     SipRequest, Transport,
@@ -36,10 +35,6 @@ const E_SIP_TLS: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 1, 1), 
 const E_NAME: &str = "expe.example.test";
 const C_ADDR: &str = "198.18.2.10:5060";
 const REGISTERED: Duration = Duration::from_secs(20);
-
-fn lab_json(info: &LabInfo) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(&info.path).unwrap()).unwrap()
-}
 
 /// A client on the internet side registering through E over TLS, trusting the lab CA.
 fn via_edge(info: &LabInfo, host: &str, user: &str, expires: u32) -> ClientConfig {
@@ -75,32 +70,6 @@ fn wait_contact(info: &LabInfo, user: &str, want: impl Fn(&Contact) -> bool) -> 
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn edge_binary(info: &LabInfo) -> PathBuf {
-    PathBuf::from(lab_json(info)["edge"]["binary"].as_str().unwrap())
-}
-
-/// `edge status` of one role, run in its namespace.
-fn edge_status(info: &LabInfo, role: &str) -> Value {
-    let j = lab_json(info);
-    let ns = j["edge"][role]["namespace"].as_str().unwrap().to_owned();
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns])
-        .arg(edge_binary(info))
-        .args([
-            "status",
-            "--admin",
-            j["edge"][role]["admin"].as_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn dmz_new_dropped() -> u64 {
@@ -146,7 +115,7 @@ fn xtask_lab(args: &[&str]) {
 fn wait_link(info: &LabInfo, up: bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let st = edge_status(info, "c");
+        let st = info.edge_status("c").unwrap();
         let is_up = st["c"]["traversal"]["state"] == "up" && st["c"]["sip_stream"] == true;
         if is_up == up {
             return;
@@ -210,11 +179,11 @@ fn clients_register_over_tls_through_e_and_c_and_are_reachable_from_inside() {
     assert_eq!(options.code, Some(200), "{}", options.output);
 
     // What operators see.
-    let e = edge_status(info, "e");
+    let e = info.edge_status("e").unwrap();
     assert_eq!(e["e"]["flows"], 2, "{e:#}");
     assert_eq!(e["e"]["registered_flows"], 2, "{e:#}");
     assert_eq!(e["e"]["traversal"]["sip_link"]["state"], "up");
-    let c = edge_status(info, "c");
+    let c = info.edge_status("c").unwrap();
     assert_eq!(c["c"]["bindings"], 2, "{c:#}");
     assert_eq!(c["c"]["traversal"]["state"], "up");
 
@@ -271,7 +240,7 @@ fn e_restarts_c_reconnects_clients_come_back_and_path_mode_routes_by_path() {
         .wait_registrations(seen + 1, Duration::from_secs(90))
         .unwrap();
     message_reaches(info, &alice, "alice", "after E came back");
-    let c = edge_status(info, "c");
+    let c = info.edge_status("c").unwrap();
     assert!(
         c["c"]["traversal"]["counters"]["reconnects"]
             .as_u64()

@@ -1123,53 +1123,44 @@ fn record(c: &Call, now: Instant, ended: Option<String>) -> CallRecord {
 /// The two BYEs that end `c` at both parties: each in the other party's name.
 fn byes_for(c: &Call, reason: &str) -> Vec<ByeRequest> {
     let d = &c.dialog;
-    let mut out = Vec::new();
-    let outside_is_caller = c.origin == Side::Outside;
-    // Toward the caller, in the callee's name.
-    if let Some(target) = &d.caller_contact {
-        let toward = c.origin;
-        out.push(ByeRequest {
-            toward,
-            flow: if outside_is_caller {
-                d.outside_flow
-            } else {
-                None
-            },
-            target: target.clone(),
-            from: d.callee.clone(),
-            to: d.caller.clone(),
-            call_id: c.call_id.clone(),
-            cseq: d.callee_cseq.saturating_add(1),
-            routes: if toward == Side::Inside {
-                d.caller_routes.clone()
-            } else {
-                Vec::new()
-            },
-            reason: reason.to_owned(),
-        });
-    }
-    // Toward the callee, in the caller's name.
-    if let Some(target) = &d.callee_contact {
-        let toward = c.origin.other();
-        out.push(ByeRequest {
-            toward,
-            flow: if outside_is_caller {
-                None
-            } else {
-                d.outside_flow
-            },
-            target: target.clone(),
-            from: d.caller.clone(),
-            to: d.callee.clone(),
-            call_id: c.call_id.clone(),
-            cseq: d.caller_cseq.saturating_add(1),
-            routes: if toward == Side::Inside {
-                d.callee_routes.clone()
-            } else {
-                Vec::new()
-            },
-            reason: reason.to_owned(),
-        });
-    }
-    out
+    // (toward, its Contact, From, To, the sender's last CSeq, routes from C toward it)
+    let ends = [
+        (
+            c.origin,
+            &d.caller_contact,
+            &d.callee,
+            &d.caller,
+            d.callee_cseq,
+            &d.caller_routes,
+        ),
+        (
+            c.origin.other(),
+            &d.callee_contact,
+            &d.caller,
+            &d.callee,
+            d.caller_cseq,
+            &d.callee_routes,
+        ),
+    ];
+    ends.into_iter()
+        .filter_map(|(toward, contact, from, to, cseq, routes)| {
+            Some(ByeRequest {
+                toward,
+                flow: (toward == Side::Outside)
+                    .then_some(d.outside_flow)
+                    .flatten(),
+                target: contact.clone()?,
+                from: from.clone(),
+                to: to.clone(),
+                call_id: c.call_id.clone(),
+                cseq: cseq.saturating_add(1),
+                routes: if toward == Side::Inside {
+                    routes.clone()
+                } else {
+                    Vec::new()
+                },
+                reason: reason.to_owned(),
+            })
+        })
+        .collect()
 }

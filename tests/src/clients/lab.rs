@@ -188,6 +188,45 @@ impl LabInfo {
             .ok_or_else(|| format!("lab.json has no user {name:?}"))
     }
 
+    /// `lab.json` as it is now (read again: `lab start` rewrites it).
+    pub fn json(&self) -> Result<Value, String> {
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| format!("reading {}: {e}", self.path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", self.path.display()))
+    }
+
+    /// The lab's `edge` binary.
+    pub fn edge_binary(&self) -> Result<PathBuf, String> {
+        self.json()?["edge"]["binary"]
+            .as_str()
+            .map(PathBuf::from)
+            .ok_or_else(|| "lab.json: no edge.binary".to_string())
+    }
+
+    /// `edge status` of the lab's E or C (`role` `e` or `c`), run in its namespace: its JSON.
+    pub fn edge_status(&self, role: &str) -> Result<Value, String> {
+        let j = self.json()?;
+        let text = |k: &str| {
+            j["edge"][role][k]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("lab.json: no edge.{role}.{k}"))
+        };
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &text("namespace")?])
+            .arg(self.edge_binary()?)
+            .args(["status", "--admin", &text("admin")?])
+            .output()
+            .map_err(|e| format!("edge status ({role}): {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "edge status ({role}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("edge status ({role}): {e}"))
+    }
+
     /// Kamailio's address for `transport` (TLS: its TLS port, listening or not).
     pub fn kamailio_addr(&self, transport: Transport) -> SocketAddrV4 {
         let k = &self.kamailio;

@@ -814,12 +814,12 @@ impl Core {
                 });
             }
             CallAction::Update { call, update } => {
-                if let Some(media) = self.media.clone() {
-                    tokio::task::spawn_blocking(move || {
-                        if let Err(e) = media.update(call, &update) {
-                            eprintln!("c: call {call}: media update: {e}");
-                        }
-                    });
+                // In line, before the message that carried the change goes on: the party that
+                // receives it may send media at once (a relay round trip of microseconds).
+                if let Some(media) = &self.media {
+                    if let Err(e) = media.update(call, &update) {
+                        eprintln!("c: call {call}: media update: {e}");
+                    }
                 }
             }
             CallAction::Close { call } => {

@@ -32,6 +32,9 @@
 //! an edge's ping is answered. Requests that come down a flow are answered (200 to OPTIONS, 486
 //! to the rest). TLS session resumption is off: every phone is a different device.
 //!
+//! `edge sipload calls …` is the calls mode ([`call`]): remote callers over TLS through the
+//! edge (SRTP) call inside callees registered at call control (RTP), with media both ways.
+//!
 //! Two helpers for the bench: `edge sipload gen-cert --dir DIR [--fqdn NAME] [--domain D]`
 //! makes the lab CA and an E certificate in DIR (`ca.pem`, `e.pem`, `e.key`; the same files
 //! `[tls] generate = true` of an `edge` configuration makes and reuses), so that every edge
@@ -41,6 +44,7 @@
 //! The protocol parts are sans-IO ([`register`], [`digest`], [`stats`]); this file is the
 //! driver: a current-thread tokio runtime, one task per phone.
 
+mod call;
 mod digest;
 mod register;
 mod stats;
@@ -212,9 +216,10 @@ impl Options {
     }
 }
 
-/// `edge sipload …` and `edge sipload gen-cert …`.
+/// `edge sipload …`, `edge sipload calls …` and `edge sipload gen-cert …`.
 pub(crate) fn main(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
+        Some("calls") => return call::main(&args[1..]),
         Some("gen-cert") => {
             let v = gen_cert(&args[1..])?;
             println!("{v:#}");

@@ -196,7 +196,7 @@ fn e_driver_config(
         proxy: EProxyConfig {
             via_host: SipHost::Name(e.fqdn.clone()),
             via_port: e.listen.sip_tls.port(),
-            own: OwnNames::new(own),
+            own: OwnNames::new(own).on_ports([e.listen.sip_tls.port()]),
             registration_limit: e.registration_limit,
             retry_after: e.registration_retry_after,
             first_flow,
@@ -266,14 +266,17 @@ fn c_media_address(cfg: &Config, c: &CConfig) -> Result<IpAddr, String> {
 }
 
 /// The part of `media.range` C's plane takes: all of it, or in all-in-one (one host, one
-/// range) the upper half, E keeping the lower.
+/// range) the upper two thirds, E keeping the first.
 fn split_range(cfg: &Config, c_side: bool) -> media::relay::port_alloc::PortRange {
     let r = cfg.media().range;
     if cfg.role() != Role::AllInOne {
         return r;
     }
-    // An even split point keeps pairs whole.
-    let mid = (r.first / 2 + r.last / 2) & !1;
+    // C takes two pairs per stream (toward E and inside), E one: E the first third, C the
+    // rest. An even split point keeps pairs whole.
+    let span = u32::from(r.last - r.first);
+    let third = u16::try_from(span / 3).unwrap_or(0);
+    let mid = r.first.saturating_add(third) & !1;
     let (first, last) = if c_side {
         (mid, r.last)
     } else {
@@ -412,7 +415,10 @@ fn c_driver_config(
             host,
             port: listen.port(),
             transport: sip_transport,
-            own: OwnNames::new(own),
+            // C's ports: where call control reaches it, and the SIP TLS port clients preload in
+            // their Route to C (its own, else 5061). Call control may share C's address.
+            own: OwnNames::new(own)
+                .on_ports([listen.port(), c.sip_tls_listen.map_or(5061, |a| a.port())]),
             max_bindings: 1_000_000,
             max_pending: 200_000,
             calls: Some(CallsConfig {

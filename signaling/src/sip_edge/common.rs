@@ -54,14 +54,24 @@ pub(crate) fn write_metrics(prefix: &str, rows: &[(&str, &str, u64)], out: &mut 
 #[derive(Clone, Debug, Default)]
 pub struct OwnNames {
     hosts: Vec<Host>,
+    /// The ports that are ours on those hosts (empty: any port). A URI with another explicit
+    /// port names another server on the same host (call control beside C, say).
+    ports: Vec<u16>,
 }
 
 impl OwnNames {
-    /// From host names and addresses as configured.
+    /// From host names and addresses as configured (any port).
     pub fn new(hosts: impl IntoIterator<Item = Host>) -> Self {
         Self {
             hosts: hosts.into_iter().collect(),
+            ports: Vec::new(),
         }
+    }
+
+    /// The same, naming us only on these ports (or with no port written).
+    pub fn on_ports(mut self, ports: impl IntoIterator<Item = u16>) -> Self {
+        self.ports = ports.into_iter().collect();
+        self
     }
 
     /// Whether `host` is one of ours (names without regard to case).
@@ -72,9 +82,12 @@ impl OwnNames {
         })
     }
 
-    /// Whether the URI is a SIP URI naming us.
+    /// Whether the URI is a SIP URI naming us: one of our hosts, and no port or one of ours.
     pub fn names_us(&self, uri: &Uri) -> bool {
-        uri.as_sip().is_some_and(|s| self.is_ours(&s.host))
+        uri.as_sip().is_some_and(|s| {
+            self.is_ours(&s.host)
+                && (self.ports.is_empty() || s.port.is_none_or(|p| self.ports.contains(&p)))
+        })
     }
 
     /// Whether a Route value names us.
@@ -161,5 +174,10 @@ mod tests {
         assert!(!own.is_ours(&Host::parse("198.18.2.11").unwrap()));
         let uri = Uri::parse(b"sip:198.18.2.10:5060;lr").unwrap();
         assert!(own.names_us(&uri));
+        // With our ports given, another server on our host is not us.
+        let own = own.on_ports([5060, 5061]);
+        assert!(own.names_us(&uri));
+        assert!(own.names_us(&Uri::parse(b"sip:198.18.2.10;lr").unwrap()));
+        assert!(!own.names_us(&Uri::parse(b"sip:198.18.2.10:25160;lr").unwrap()));
     }
 }

@@ -812,3 +812,30 @@ fn random_offers_and_answers_never_panic_and_leave_nothing_open() {
         );
     }
 }
+
+/// Call control on C's own address (another port): its Record-Route is not C's, so requests
+/// in the dialog keep their Route to it.
+#[test]
+fn call_control_beside_c_keeps_its_route() {
+    let mut lab = Lab::with_calls(config(), open_ok);
+    let mut cfg = c_config(RegistrationMode::ContactRewrite);
+    cfg.own = cfg.own.clone().on_ports([5060, 5061]);
+    cfg.calls = Some(config());
+    lab.c = CProxy::new(cfg);
+    lab.registers(1, 300, 300);
+    // (An INFO: a BYE for a dialog C never saw would get 481 from C.)
+    let mut bye = client_request("INFO", 2, "z9hG4bK-info", Some("b9"));
+    let at = bye.iter().position(|&b| b == b'\n').unwrap() + 1;
+    bye.splice(
+        at..at,
+        b"Route: <sip:expe.example.test:5061;transport=tls;lr>\r\n\
+          Route: <sip:198.18.2.10:5060;transport=tcp;lr>\r\n\
+          Route: <sip:198.18.2.10:25160;lr>\r\n"
+            .iter()
+            .copied(),
+    );
+    lab.client_sends(&bye);
+    let at_cc = parse(&last(&mut lab.to_call_control, "INFO went inside"));
+    let routes: Vec<String> = at_cc.routes().map(|r| r.to_string()).collect();
+    assert_eq!(routes, vec!["<sip:198.18.2.10:25160;lr>"]);
+}

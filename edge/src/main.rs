@@ -95,6 +95,11 @@ commands:
       end and connection errors as JSON. `sipload gen-cert --dir DIR [--fqdn NAME]
       [--domain D]` makes the lab CA and an E certificate there (as [tls] generate does);
       `sipload check-config FILE` validates a configuration (for cargo xtask bench register).
+  sipload calls --target IP:PORT (--ca PEM | --insecure) --registrar IP:PORT …
+      Call load through an edge: remote callers over TLS (SDES-SRTP) call inside callees
+      registered at the registrar (plain RTP), 50 packets/s each way; set-up latency, loss per
+      direction and calls held as JSON (for cargo xtask bench calls; `sipload calls --help`
+      lists every option).
   version
       Prints the version.
   help

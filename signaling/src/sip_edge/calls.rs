@@ -741,10 +741,10 @@ impl Calls {
             return Step::Forward;
         }
         match self.describe(id, from, msg, false) {
-            Step::Refuse { reason, .. } => {
+            Step::Refuse { .. } => {
                 // An answer we cannot carry: the other party gets it with every stream refused.
                 self.stats.bad_answers += 1;
-                self.refuse_all(id, from, msg, &reason);
+                self.refuse_all(id, from, msg);
                 Step::Forward
             }
             other => other,
@@ -923,7 +923,7 @@ impl Calls {
 
     /// Rewrites an answer C cannot carry so that every stream is refused (port 0) on the other
     /// side.
-    fn refuse_all(&mut self, id: u64, from: Side, msg: &mut Message, why: &str) {
+    fn refuse_all(&mut self, id: u64, from: Side, msg: &mut Message) {
         let Ok(sdp) = Sdp::parse(msg.body()) else {
             let _ = msg.set_body(Vec::new());
             return;
@@ -953,7 +953,6 @@ impl Calls {
             },
             sections: Vec::new(),
         };
-        let _ = why;
         let _ = msg.set_body(anchor::rewrite(&sdp, &plan).to_bytes());
     }
 

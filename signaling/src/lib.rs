@@ -1,10 +1,12 @@
 //! Sans-IO signaling for the portico edge.
 //!
-//! This crate will own SIP (messages, transactions, proxy, B2BUA), SDP, the HTTP edge logic, the
-//! XMPP stream relay and the traversal link between the C and E roles, each as a state machine
-//! driven by a runtime driver. It is empty until the issues that build those parts land.
+//! SIP (messages, transactions, the E and C proxies, C's calls), SDP, HTTP and the HTTPS edge's
+//! logic, the traversal link between the C and E roles (and, later, the XMPP stream relay), each
+//! as a state machine driven by a runtime driver.
 #![forbid(unsafe_code)]
 
+pub mod http;
+pub mod http_edge;
 pub mod sdp;
 pub mod sip;
 pub mod sip_edge;

@@ -56,11 +56,12 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::bench_proc::{process_tree, Proc};
 use crate::deps::Package;
 use crate::relay_process::{self, PrebuiltOptions};
 
@@ -251,101 +252,6 @@ impl Options {
 
 // ---------------------------------------------------------------------------------------------
 // Processes
-
-/// A process under test, stopped when dropped: SIGTERM, then SIGKILL to what is left of its
-/// tree.
-struct Proc {
-    name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Result<Proc, String> {
-        let out = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("starting {name}: {e}"))?;
-        Ok(Proc {
-            name: name.to_owned(),
-            child,
-            log,
-        })
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    fn tree(&self) -> Vec<u32> {
-        process_tree(self.child.id())
-    }
-
-    fn cpu_s(&self) -> f64 {
-        self.tree()
-            .into_iter()
-            .filter_map(relay_process::cpu_seconds)
-            .sum()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().rev().take(12).collect();
-        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let tree = self.tree();
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid])
-            .stderr(Stdio::null())
-            .status();
-        let until = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < until && self.alive() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for p in tree.into_iter().filter(|p| *p != self.child.id()) {
-            if fs::metadata(format!("/proc/{p}")).is_ok() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &p.to_string()])
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
-        eprintln!("xtask: stopped {}", self.name);
-    }
-}
-
-/// `pid` and its descendants.
-fn process_tree(pid: u32) -> Vec<u32> {
-    let mut out = vec![pid];
-    let mut i = 0;
-    while let Some(&p) = out.get(i) {
-        if let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) {
-            for t in tasks.flatten() {
-                if let Ok(c) = fs::read_to_string(t.path().join("children")) {
-                    out.extend(c.split_whitespace().filter_map(|x| x.parse::<u32>().ok()));
-                }
-            }
-        }
-        i += 1;
-        if out.len() > 10_000 {
-            break;
-        }
-    }
-    out
-}
 
 /// (thread id, name, user + system CPU seconds) of every thread of `pid`.
 fn threads(pid: u32) -> Vec<(u32, String, f64)> {

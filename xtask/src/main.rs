@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod bench_calls;
+mod bench_proc;
 mod bench_register;
 mod bench_relay;
 mod bench_relay_engine;

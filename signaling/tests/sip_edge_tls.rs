@@ -1118,3 +1118,123 @@ async fn a_call_through_the_drivers_opens_rewrites_and_closes_its_media() {
     assert_eq!(c.active_calls, 0);
     assert_eq!(c.call_history[0].ended.as_deref(), Some("BYE from outside"));
 }
+
+/// A call with call control over UDP: C's INVITE client transaction stops retransmitting at the
+/// 100, the 200's description is rewritten for the client, the client's ACK and BYE reach call
+/// control, and the media is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_call_control_over_udp() {
+    let registrar = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut edge = edge_with(100, Some(registrar.local_addr().unwrap()), Vec::new()).await;
+    drop(edge.c.take());
+    edge.wait_linked(false).await;
+    let media = Arc::new(FakeCallMedia::default());
+    let mut cfg = (edge.c_config)();
+    cfg.proxy.calls = Some(signaling::sip_edge::calls::CallsConfig::new(
+        "127.0.0.1".parse().unwrap(),
+        |v| v.contains("AES_CM_128_HMAC_SHA1_80"),
+    ));
+    cfg.media = Some(media.clone());
+    edge.c = Some(start_c(cfg).await.unwrap());
+    edge.wait_linked(true).await;
+
+    let mut buf = vec![0u8; 65_536];
+    let mut client = edge.client().await;
+    client.send(&client.register(1, 300)).await;
+    let (reg, c_addr) = recv_datagram(&registrar, &mut buf).await;
+    let mut ok = reg.response(200, "OK", Some("r")).unwrap();
+    let mut contact = reg.contacts().next().unwrap().clone();
+    contact.set_param("expires", Some("300"));
+    ok.append_header("Contact", contact.to_string().as_bytes())
+        .unwrap();
+    registrar.send_to(&ok.to_bytes(), c_addr).await.unwrap();
+    assert_eq!(client.recv().await.unwrap().status(), Some(200));
+
+    let l = client.local;
+    let sdp = "v=0\r\no=- 1 1 IN IP4 198.18.1.10\r\ns=-\r\nc=IN IP4 198.18.1.10\r\nt=0 0\r\n\
+               m=audio 30000 RTP/SAVP 0\r\n\
+               a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+    let invite = format!(
+        "INVITE sip:bob@example.test SIP/2.0\r\n\
+         Via: SIP/2.0/TLS {l};branch=z9hG4bK-uinv;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n\
+         Call-ID: ucall@test\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{l};transport=tls>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    client.send(invite.as_bytes()).await;
+    let (inv, _) = recv_datagram(&registrar, &mut buf).await;
+    assert_eq!(inv.method(), Some(&signaling::sip::Method::Invite));
+    assert!(String::from_utf8_lossy(inv.body()).contains("RTP/AVP"));
+    registrar
+        .send_to(
+            &inv.response(100, "Trying", None).unwrap().to_bytes(),
+            c_addr,
+        )
+        .await
+        .unwrap();
+    // Past T1 with a provisional in: no retransmission of the INVITE.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut ok = inv.response(200, "OK", Some("b1")).unwrap();
+    for rr in inv.record_routes() {
+        ok.append_header("Record-Route", rr.to_string().as_bytes())
+            .unwrap();
+    }
+    ok.append_header("Contact", b"<sip:bob@127.0.0.1:5099>")
+        .unwrap();
+    ok.append_header("Content-Type", b"application/sdp")
+        .unwrap();
+    ok.set_body(
+        b"v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 31000 RTP/AVP 0\r\n"
+            .to_vec(),
+    )
+    .unwrap();
+    registrar.send_to(&ok.to_bytes(), c_addr).await.unwrap();
+    let got = client.recv().await.unwrap();
+    assert_eq!(got.status(), Some(200));
+    assert!(String::from_utf8_lossy(got.body()).contains("RTP/SAVP"));
+    let ack = format!(
+        "ACK sip:bob@127.0.0.1:5099 SIP/2.0\r\n\
+         Via: SIP/2.0/TLS {l};branch=z9hG4bK-uack;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=b1\r\n\
+         Call-ID: ucall@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    client.send(ack.as_bytes()).await;
+    let (next, _) = recv_datagram(&registrar, &mut buf).await;
+    assert_eq!(
+        next.method(),
+        Some(&signaling::sip::Method::Ack),
+        "the ACK, not an INVITE retransmission: {next:?}"
+    );
+    let bye = format!(
+        "BYE sip:bob@127.0.0.1:5099 SIP/2.0\r\n\
+         Via: SIP/2.0/TLS {l};branch=z9hG4bK-ubye;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=b1\r\n\
+         Call-ID: ucall@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    client.send(bye.as_bytes()).await;
+    let (bye_in, _) = recv_datagram(&registrar, &mut buf).await;
+    assert_eq!(bye_in.method(), Some(&signaling::sip::Method::Bye));
+    registrar
+        .send_to(
+            &bye_in.response(200, "OK", None).unwrap().to_bytes(),
+            c_addr,
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.recv().await.unwrap().status(), Some(200));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !media.log.lock().unwrap().iter().any(|l| l == "close 1") {
+        assert!(tokio::time::Instant::now() < deadline, "media never closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The next datagram on `socket`, parsed, and where it came from.
+async fn recv_datagram(socket: &tokio::net::UdpSocket, buf: &mut [u8]) -> (Message, SocketAddr) {
+    let (n, from) = tokio::time::timeout(WAIT, socket.recv_from(buf))
+        .await
+        .unwrap()
+        .unwrap();
+    (Message::parse(&buf[..n]).unwrap(), from)
+}

@@ -799,7 +799,8 @@ impl CProxy {
             self.stats.dropped_responses += 1;
             return;
         };
-        if id == OWN_REQUEST {
+        // 100 Trying is hop by hop (RFC 3261 §16.7): it ends here.
+        if id == OWN_REQUEST || msg.status() == Some(100) {
             return;
         }
         let final_response = msg.status().is_some_and(|s| s >= 200);
@@ -1064,7 +1065,7 @@ impl CProxy {
             self.stats.dropped_responses += 1;
             return;
         };
-        if id == OWN_REQUEST {
+        if id == OWN_REQUEST || msg.status() == Some(100) {
             return;
         }
         msg.pop_via();

@@ -482,11 +482,9 @@ struct UdpLeg {
 impl UdpLeg {
     fn new() -> Self {
         Self {
-            table: Transactions::new(txn::Config {
-                // A proxy does not send 100 Trying for non-INVITE; INVITEs come with the B2BUA.
-                trying_after: None,
-                ..txn::Config::default()
-            }),
+            // An INVITE from call control gets C's 100 Trying after 200 ms (RFC 3261 §17.2.1),
+            // which stops its retransmissions; 100s are hop by hop and never forwarded.
+            table: Transactions::new(txn::Config::default()),
             requests: HashMap::new(),
             servers: HashMap::new(),
             server_keys: HashMap::new(),

@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod http_edge;
+pub mod protection;
 pub mod sdp;
 pub mod sip;
 pub mod sip_edge;

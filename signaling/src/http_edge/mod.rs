@@ -5,13 +5,15 @@
 //!   `/<b64("domain/proto/host/port")>/<path>`), base64, canonical hosts, traversal-proof paths;
 //! - [`allow_list`]: C's HTTP allow list (automatic rules per inside server, manual rules, CSV
 //!   import/export), the DNS-rebinding guard and the redirect check;
-//! - [`edge_config`]: the `getEdgeConfigResponse` XML.
+//! - [`edge_config`]: the `getEdgeConfigResponse` XML;
+//! - [`auth`]: the `Authorization` header, C's credential cache and the auth cookie.
 //!
 //! Nothing here opens a socket or resolves a name: DNS answers come in as arguments. A parse
 //! failure is a [`TargetError`] (400); an allow-list decision against a request is a
 //! [`Refusal`] (403, or 502 where the inside server misbehaved or nothing resolved).
 
 pub mod allow_list;
+pub mod auth;
 pub mod edge_config;
 pub mod target;
 

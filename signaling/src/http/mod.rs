@@ -24,4 +24,7 @@ mod tests;
 pub use decoder::{Event, RequestDecoder, ResponseDecoder};
 pub use error::{HttpError, Reason};
 pub use head::{Field, Framing, Headers, Limits, RequestHead, ResponseHead, Target, Version};
-pub use write::{write_chunk, write_last_chunk, write_response_head, Body, WriteError};
+pub use write::{
+    end_to_end_fields, write_chunk, write_last_chunk, write_request_head, write_response_head,
+    Body, WriteError,
+};

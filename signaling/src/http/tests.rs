@@ -723,3 +723,54 @@ fn random_mutation_never_panics_and_chunking_does_not_matter() {
         let _ = ResponseHead::parse(&m, &Limits::default(), "GET");
     }
 }
+
+/// What C forwards: a request head written from a client's request without its hop-by-hop
+/// fields reads back as the same request with one framing of its own.
+#[test]
+fn requests_are_written_and_hop_by_hop_fields_stay_behind() {
+    let input = b"POST /cucm-uds/user/alice HTTP/1.1\r\nHost: e.example.test\r\n\
+        Connection: keep-alive, X-Private\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\n\
+        Proxy-Authorization: Basic eA==\r\nTE: trailers\r\nAuthorization: Basic YTpi\r\n\
+        Content-Length: 3\r\nAccept: */*\r\n\r\nabc";
+    let out = requests(input, input.len());
+    let h = head(&out);
+    let fields = end_to_end_fields(h.headers());
+    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["Host", "Authorization", "Accept"]);
+    let mut wire = Vec::new();
+    write_request_head(
+        &mut wire,
+        h.method(),
+        h.target().as_str(),
+        fields.iter().map(|(n, v)| (*n, *v)),
+        Body::Length(3),
+    )
+    .unwrap();
+    wire.extend_from_slice(b"abc");
+    let again = requests(&wire, 1);
+    let h2 = head(&again);
+    assert_eq!(
+        (h2.method(), h2.target().as_str()),
+        ("POST", "/cucm-uds/user/alice")
+    );
+    assert_eq!(h2.framing(), Framing::Length(3));
+    assert_eq!(h2.headers().get("authorization"), Some(&b"Basic YTpi"[..]));
+    assert!(h2.headers().get("x-private").is_none());
+
+    let mut w = Vec::new();
+    assert_eq!(
+        write_request_head(&mut w, "GE T", "/", [("Host", "x")], Body::Empty),
+        Err(WriteError::BadMethod)
+    );
+    assert_eq!(
+        write_request_head(&mut w, "GET", "/a b", [("Host", "x")], Body::Empty),
+        Err(WriteError::BadTarget)
+    );
+    assert_eq!(
+        write_request_head(&mut w, "GET", "/", [("Content-Length", "1")], Body::Empty),
+        Err(WriteError::FramingHeader)
+    );
+    assert!(w.is_empty(), "nothing written on an error");
+    write_request_head(&mut w, "GET", "/", [("Host", "x")], Body::Empty).unwrap();
+    assert_eq!(w, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+}

@@ -1,4 +1,5 @@
-//! Writing response heads and chunks (RFC 9112 §4, §6, §7.1).
+//! Writing request and response heads and chunks (RFC 9112 §3, §4, §6, §7.1), and telling the
+//! hop-by-hop fields a proxy must not forward (RFC 9110 §7.6.1).
 //!
 //! The framing header is written from a [`Body`] argument, never taken from the caller's fields:
 //! a response relayed from an inside server gets exactly one Content-Length or
@@ -37,6 +38,10 @@ pub enum WriteError {
     /// A body for a 1xx or 204, which cannot have one (RFC 9110 §15.2, §15.3.5), or chunks for
     /// a 304.
     BodyNotAllowed,
+    /// A request method that is not a token.
+    BadMethod,
+    /// A request target that is empty or holds spaces or controls.
+    BadTarget,
 }
 
 impl fmt::Display for WriteError {
@@ -48,6 +53,8 @@ impl fmt::Display for WriteError {
             WriteError::BadHeaderValue => "control character in a header value",
             WriteError::FramingHeader => "Content-Length or Transfer-Encoding given as a field",
             WriteError::BodyNotAllowed => "a body on a status that cannot have one",
+            WriteError::BadMethod => "request method is not a token",
+            WriteError::BadTarget => "request target is empty or holds spaces or controls",
         })
     }
 }
@@ -80,6 +87,60 @@ where
     }
     let mut head = Vec::with_capacity(256);
     head.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
+    write_fields(&mut head, headers)?;
+    match body {
+        Body::Empty if no_body || status == 304 => {}
+        Body::Empty => head.extend_from_slice(b"Content-Length: 0\r\n"),
+        Body::Length(n) => head.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes()),
+        Body::Chunked => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    head.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&head);
+    Ok(())
+}
+
+/// Appends `method target HTTP/1.1`, the `headers` in order (Host among them, as the caller
+/// gives it), the framing field `body` calls for (none for [`Body::Empty`]: a request without a
+/// body carries no length), and the empty line to `out`. The method must be a token and the
+/// target an origin-form (`/path?query`) or absolute-form URI without spaces or controls.
+pub fn write_request_head<I, N, V>(
+    out: &mut Vec<u8>,
+    method: &str,
+    target: &str,
+    headers: I,
+    body: Body,
+) -> Result<(), WriteError>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<[u8]>,
+{
+    if method.is_empty() || !method.bytes().all(is_tchar) {
+        return Err(WriteError::BadMethod);
+    }
+    if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(WriteError::BadTarget);
+    }
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(format!("{method} {target} HTTP/1.1\r\n").as_bytes());
+    write_fields(&mut head, headers)?;
+    match body {
+        Body::Empty => {}
+        Body::Length(n) => head.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes()),
+        Body::Chunked => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    head.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&head);
+    Ok(())
+}
+
+/// The fields, checked and written (no framing fields: those come from [`Body`]).
+fn write_fields<I, N, V>(head: &mut Vec<u8>, headers: I) -> Result<(), WriteError>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<[u8]>,
+{
     for (name, value) in headers {
         let (name, value) = (name.as_ref(), value.as_ref());
         if name.is_empty() || !name.bytes().all(is_tchar) {
@@ -98,15 +159,40 @@ where
         head.extend_from_slice(value);
         head.extend_from_slice(b"\r\n");
     }
-    match body {
-        Body::Empty if no_body || status == 304 => {}
-        Body::Empty => head.extend_from_slice(b"Content-Length: 0\r\n"),
-        Body::Length(n) => head.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes()),
-        Body::Chunked => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-    }
-    head.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&head);
     Ok(())
+}
+
+/// The fields of `headers` a proxy forwards: all but the hop-by-hop ones (`Connection` and the
+/// fields it names, `Keep-Alive`, `Proxy-Connection`, `Proxy-Authenticate`,
+/// `Proxy-Authorization`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`) and `Content-Length`
+/// (the framing is written again from the body relayed), in order.
+pub fn end_to_end_fields(headers: &super::Headers) -> Vec<(&str, &[u8])> {
+    const HOP_BY_HOP: &[&str] = &[
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    ];
+    let named: Vec<String> = headers
+        .get_all("connection")
+        .flat_map(|v| v.split(|&b| b == b','))
+        .filter_map(|t| std::str::from_utf8(t).ok())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.to_ascii_lowercase();
+            !HOP_BY_HOP.contains(&n.as_str()) && !named.contains(&n)
+        })
+        .collect()
 }
 
 /// Appends one chunk holding `data`; nothing for empty `data` (an empty chunk would end the

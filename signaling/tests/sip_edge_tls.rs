@@ -1015,13 +1015,8 @@ impl signaling::sip_edge::driver::CallMedia for FakeCallMedia {
     }
 }
 
-/// A call through the drivers over real TLS and the real traversal link: C holds the INVITE
-/// while E allocates the client-facing media on the control stream and C's relay opens its
-/// legs, call control gets plain RTP at C, the client gets SRTP at E with our key; BYE closes
-/// the media at C and releases it at E.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_through_the_drivers_opens_rewrites_and_closes_its_media() {
-    let mut edge = edge(100).await;
+/// The same edge with C started again carrying calls, its relay a [`FakeCallMedia`].
+async fn with_calls(mut edge: Edge) -> (Edge, Arc<FakeCallMedia>) {
     drop(edge.c.take());
     edge.wait_linked(false).await;
     let media = Arc::new(FakeCallMedia::default());
@@ -1033,6 +1028,16 @@ async fn a_call_through_the_drivers_opens_rewrites_and_closes_its_media() {
     cfg.media = Some(media.clone());
     edge.c = Some(start_c(cfg).await.unwrap());
     edge.wait_linked(true).await;
+    (edge, media)
+}
+
+/// A call through the drivers over real TLS and the real traversal link: C holds the INVITE
+/// while E allocates the client-facing media on the control stream and C's relay opens its
+/// legs, call control gets plain RTP at C, the client gets SRTP at E with our key; BYE closes
+/// the media at C and releases it at E.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_through_the_drivers_opens_rewrites_and_closes_its_media() {
+    let (mut edge, media) = with_calls(edge(100).await).await;
 
     let mut client = edge.client().await;
     client.send(&client.register(1, 300)).await;
@@ -1125,18 +1130,8 @@ async fn a_call_through_the_drivers_opens_rewrites_and_closes_its_media() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_with_call_control_over_udp() {
     let registrar = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut edge = edge_with(100, Some(registrar.local_addr().unwrap()), Vec::new()).await;
-    drop(edge.c.take());
-    edge.wait_linked(false).await;
-    let media = Arc::new(FakeCallMedia::default());
-    let mut cfg = (edge.c_config)();
-    cfg.proxy.calls = Some(signaling::sip_edge::calls::CallsConfig::new(
-        "127.0.0.1".parse().unwrap(),
-        |v| v.contains("AES_CM_128_HMAC_SHA1_80"),
-    ));
-    cfg.media = Some(media.clone());
-    edge.c = Some(start_c(cfg).await.unwrap());
-    edge.wait_linked(true).await;
+    let (edge, media) =
+        with_calls(edge_with(100, Some(registrar.local_addr().unwrap()), Vec::new()).await).await;
 
     let mut buf = vec![0u8; 65_536];
     let mut client = edge.client().await;

@@ -199,7 +199,9 @@ fn outside_sdp_is_srtp(info: &LabInfo, internet: CaptureFile) -> CaptureFile {
     internet
 }
 
-fn outside_captures() -> (Capture, Capture) {
+/// Captures of the internet link and the DMZ's inside link (E's side of both), and of the
+/// inside (C, call control and the phone share the inside namespace: its loopback).
+fn captures() -> (Capture, Capture, Capture) {
     (
         must(Capture::start(
             "portico-dmz",
@@ -213,6 +215,12 @@ fn outside_captures() -> (Capture, Capture) {
             "dmz-inside-link",
             Some("udp"),
         )),
+        must(Capture::start(
+            "portico-inside",
+            "lo",
+            "inside-link",
+            Some("udp or tcp port 5060"),
+        )),
     )
 }
 
@@ -224,13 +232,7 @@ fn remote_clients_call_each_other_through_e_and_c_with_srtp_outside() {
     let info = lab.info();
     let dir = must(ScratchDir::new("mra-calls-remote"));
     let (a_tone, c_tone) = (tone(&dir, 697.0), tone(&dir, 1209.0));
-    let (internet, dmz) = outside_captures();
-    let inside = must(Capture::start(
-        "portico-inside",
-        "lo",
-        "inside-link",
-        Some("udp or tcp port 5060"),
-    ));
+    let (internet, dmz, inside) = captures();
 
     let mut alice = must(Baresip::start(remote(
         info,
@@ -314,13 +316,7 @@ fn remote_and_inside_clients_call_both_ways_with_media_translated_at_c() {
     let info = lab.info();
     let dir = must(ScratchDir::new("mra-calls-inside"));
     let (a_tone, b_tone) = (tone(&dir, 697.0), tone(&dir, 1209.0));
-    let (internet, dmz) = outside_captures();
-    let inside = must(Capture::start(
-        "portico-inside",
-        "lo",
-        "inside-link",
-        Some("udp or tcp port 5060"),
-    ));
+    let (internet, dmz, inside) = captures();
 
     let mut alice = must(Baresip::start(remote(
         info,

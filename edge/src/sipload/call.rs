@@ -60,7 +60,7 @@ use serde_json::{json, Value};
 use signaling::sdp::Sdp;
 use signaling::sip::{Frame, Framer, Limits, Message, Method, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc as tmpsc, watch, Notify};
 use tokio::time::{sleep_until, timeout};
 use tokio_rustls::client::TlsStream;
@@ -1056,38 +1056,7 @@ async fn drive(ctx: Rc<Ctx>) -> Result<Value, String> {
 
 /// Opens caller `p`'s flow: TCP from `--bind` (a port of its own), then TLS.
 async fn connect(ctx: &Ctx, p: u32) -> Result<TlsStream<TcpStream>, &'static str> {
-    let target = ctx.o.target;
-    let new_socket = || {
-        if target.is_ipv4() {
-            TcpSocket::new_v4()
-        } else {
-            TcpSocket::new_v6()
-        }
-    };
-    let mut socket = new_socket().map_err(|_| "socket")?;
-    if let Some(ip) = ctx.o.bind {
-        let mut bound = false;
-        for attempt in 0..16 {
-            let _ = socket.set_reuseaddr(true);
-            if socket
-                .bind(SocketAddr::new(ip, super::bind_port(p, attempt)))
-                .is_ok()
-            {
-                bound = true;
-                break;
-            }
-            socket = new_socket().map_err(|_| "socket")?;
-        }
-        if !bound {
-            return Err("bind");
-        }
-    }
-    let tcp = socket.connect(target).await.map_err(|_| "connect")?;
-    let _ = tcp.set_nodelay(true);
-    ctx.tls
-        .connect(ctx.server_name.clone(), tcp)
-        .await
-        .map_err(|_| "tls")
+    super::connect_tls(ctx.o.target, ctx.o.bind, p, &ctx.tls, &ctx.server_name).await
 }
 
 /// Where a caller's call is.

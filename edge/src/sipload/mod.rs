@@ -598,7 +598,18 @@ fn bind_port(j: u32, attempt: u32) -> u16 {
 /// `connect()`), and once that half is used up (about 14,000 flows from one address) every
 /// further `bind()` scans the range in the kernel, which stalls the generator for seconds.
 async fn connect(ctx: &Ctx, j: u32) -> Result<TlsStream<TcpStream>, &'static str> {
-    let target = ctx.o.target;
+    connect_tls(ctx.o.target, ctx.o.bind, j, &ctx.tls, &ctx.server_name).await
+}
+
+/// TCP to `target` (from `bind` with a port of flow `index`'s own, see [`connect`]), then TLS
+/// checked for `server_name`; the error names the step that failed.
+pub(super) async fn connect_tls(
+    target: SocketAddr,
+    bind: Option<IpAddr>,
+    index: u32,
+    tls: &TlsConnector,
+    server_name: &ServerName<'static>,
+) -> Result<TlsStream<TcpStream>, &'static str> {
     let new_socket = || {
         if target.is_ipv4() {
             TcpSocket::new_v4()
@@ -607,12 +618,12 @@ async fn connect(ctx: &Ctx, j: u32) -> Result<TlsStream<TcpStream>, &'static str
         }
     };
     let mut socket = new_socket().map_err(|_| "socket")?;
-    if let Some(ip) = ctx.o.bind {
+    if let Some(ip) = bind {
         let mut bound = false;
         for attempt in 0..16 {
             let _ = socket.set_reuseaddr(true);
             if socket
-                .bind(SocketAddr::new(ip, bind_port(j, attempt)))
+                .bind(SocketAddr::new(ip, bind_port(index, attempt)))
                 .is_ok()
             {
                 bound = true;
@@ -626,8 +637,7 @@ async fn connect(ctx: &Ctx, j: u32) -> Result<TlsStream<TcpStream>, &'static str
     }
     let tcp = socket.connect(target).await.map_err(|_| "connect")?;
     let _ = tcp.set_nodelay(true);
-    ctx.tls
-        .connect(ctx.server_name.clone(), tcp)
+    tls.connect(server_name.clone(), tcp)
         .await
         .map_err(|_| "tls")
 }
